@@ -1,0 +1,47 @@
+# tokentrail. The two commands a newcomer needs: `make demo` and `make test`.
+GO        ?= go
+BIN       ?= bin
+PKGS      ?= ./...
+FUZZTIME  ?= 10s
+BENCHTIME ?= 1x
+LDFLAGS   ?= -s -w -X main.version=$(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: all build demo test test-deps lint vet fmt-check fuzz bench clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+# The main job on the embedded default: emulated Falcon, embedded Kafka, local ClickHouse.
+demo: build
+	deploy/local/clickhouse.sh start
+	$(BIN)/ingest demo
+
+# Everything CI runs. Installs ClickHouse (apt, as root) for the integration tests.
+test: test-deps lint
+	$(GO) test -race -count=1 -timeout 40m $(PKGS)
+	$(MAKE) fuzz
+
+test-deps:
+	deploy/local/clickhouse.sh install
+
+lint: vet fmt-check
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l .); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+# Bounded fuzzing of the FQL parser.
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./falcon/falcontest/fql/
+
+# Benchmarks; results are recorded in docs/benchmarks.md.
+bench: test-deps
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout 60m $(PKGS)
+
+clean:
+	rm -rf $(BIN)

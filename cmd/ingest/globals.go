@@ -1,0 +1,91 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/tokentrail/tokentrail/kafkaconn"
+)
+
+// Globals are the flags every command accepts.
+type Globals struct {
+	Config      kong.ConfigFlag `help:"YAML file whose keys are flag names (precedence: flag > env > file)." type:"existingfile" placeholder:"FILE"`
+	LogFormat   string          `help:"Log format: json or text." enum:"json,text" default:"text" env:"TOKENTRAIL_LOG_FORMAT"`
+	LogLevel    string          `help:"Log level: debug, info, warn or error." enum:"debug,info,warn,error" default:"info" env:"TOKENTRAIL_LOG_LEVEL"`
+	MetricsAddr string          `help:"Serve Prometheus metrics, /healthz and /readyz on this address (empty: off)." env:"TOKENTRAIL_METRICS_ADDR" placeholder:"HOST:PORT"`
+
+	stdout, stderr io.Writer
+}
+
+// Logger builds the slog logger the flags ask for, writing to stderr.
+func (g *Globals) Logger() *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(g.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	w := g.stderr
+	if w == nil {
+		w = os.Stderr
+	}
+	if g.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// KafkaFlags are the Kafka connection flags shared by collect, sink, run and
+// demo.
+type KafkaFlags struct {
+	KafkaBrokers               string `help:"Kafka bootstrap brokers, comma-separated host:port." env:"KAFKA_BROKERS" placeholder:"HOST:PORT,..."`
+	KafkaClientID              string `help:"Client id sent to Kafka." default:"tokentrail" env:"KAFKA_CLIENT_ID"`
+	KafkaTLS                   bool   `help:"Connect to Kafka with TLS." env:"KAFKA_TLS"`
+	KafkaTLSCAFile             string `help:"PEM CA bundle for Kafka TLS (default: system roots)." type:"existingfile" env:"KAFKA_TLS_CA_FILE" placeholder:"FILE"`
+	KafkaTLSCertFile           string `help:"Client certificate for Kafka mutual TLS." type:"existingfile" env:"KAFKA_TLS_CERT_FILE" placeholder:"FILE"`
+	KafkaTLSKeyFile            string `help:"Client key for Kafka mutual TLS." type:"existingfile" env:"KAFKA_TLS_KEY_FILE" placeholder:"FILE"`
+	KafkaTLSInsecureSkipVerify bool   `help:"Do not verify the brokers' certificates (testing only)." env:"KAFKA_TLS_INSECURE_SKIP_VERIFY"`
+	KafkaSASLMechanism         string `help:"SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: none)." enum:",PLAIN,SCRAM-SHA-256,SCRAM-SHA-512" default:"" env:"KAFKA_SASL_MECHANISM"`
+	KafkaSASLUsername          string `help:"SASL username." env:"KAFKA_SASL_USERNAME"`
+	KafkaSASLPasswordFile      string `help:"File holding the SASL password (or set KAFKA_SASL_PASSWORD)." type:"existingfile" env:"KAFKA_SASL_PASSWORD_FILE" placeholder:"FILE"`
+}
+
+// KafkaConfig turns the flags into a connection config. The SASL password
+// comes from KAFKA_SASL_PASSWORD or --kafka-sasl-password-file only.
+func (k KafkaFlags) KafkaConfig() (kafkaconn.Config, error) {
+	cfg := kafkaconn.Config{
+		Brokers:  kafkaconn.ParseBrokers(k.KafkaBrokers),
+		ClientID: k.KafkaClientID,
+		TLS: kafkaconn.TLSConfig{Enable: k.KafkaTLS || k.KafkaTLSCAFile != "", CAFile: k.KafkaTLSCAFile,
+			CertFile: k.KafkaTLSCertFile, KeyFile: k.KafkaTLSKeyFile, InsecureSkipVerify: k.KafkaTLSInsecureSkipVerify},
+		SASL: kafkaconn.SASLConfig{Mechanism: k.KafkaSASLMechanism, Username: k.KafkaSASLUsername},
+	}
+	if len(cfg.Brokers) == 0 {
+		return cfg, usagef("--kafka-brokers: required (or set KAFKA_BROKERS)")
+	}
+	if cfg.SASL.Mechanism != "" {
+		pw, err := secretFromEnvOrFile("KAFKA_SASL_PASSWORD", k.KafkaSASLPasswordFile, "--kafka-sasl-password-file")
+		if err != nil {
+			return cfg, err
+		}
+		cfg.SASL.Password = pw
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, usagef("--kafka-brokers/--kafka-sasl-*: %v", err)
+	}
+	return cfg, nil
+}
+
+// secretFromEnvOrFile reads a secret from a file (flag) or else from an
+// environment variable. A file's trailing newline is dropped.
+func secretFromEnvOrFile(env, file, flag string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", usagef("%s: %v", flag, err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return os.Getenv(env), nil
+}

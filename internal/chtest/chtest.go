@@ -1,0 +1,241 @@
+// Package chtest starts throw-away ClickHouse servers for tests: a private
+// clickhouse-server process on free loopback ports with its data in a temp
+// directory, killed when the test ends.
+//
+// When the clickhouse-server binary is missing the test is skipped, except
+// under CI=true, where a missing dependency fails the test.
+package chtest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Binary is the server executable looked up on PATH and in /usr/sbin.
+var Binary = "clickhouse-server"
+
+// Server is one running (or stopped) private ClickHouse server.
+type Server struct {
+	// Addr is the native-protocol address, host:port.
+	Addr string
+	// HTTPAddr is the HTTP interface address, host:port.
+	HTTPAddr string
+	// Dir holds the server's config, data and logs.
+	Dir string
+
+	bin string
+	mu  sync.Mutex
+	cmd *exec.Cmd
+	dbs atomic.Int64
+}
+
+// Require skips (or, under CI=true, fails) the test when ClickHouse is not
+// installed, and returns the server binary's path.
+func Require(t testing.TB) string {
+	t.Helper()
+	if p, err := exec.LookPath(Binary); err == nil {
+		return p
+	}
+	if p := filepath.Join("/usr/sbin", Binary); fileExists(p) {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s not found and CI=true: install clickhouse-server (make test does)", Binary)
+	}
+	t.Skipf("%s not installed; `make test` installs it", Binary)
+	return ""
+}
+
+// Start starts a private server and stops it when the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin := Require(t)
+	dir, err := os.MkdirTemp("", "chtest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{bin: bin, Dir: dir, Addr: freeAddr(t), HTTPAddr: freeAddr(t)}
+	if err := s.writeConfig(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Kill()
+		if !t.Failed() {
+			_ = os.RemoveAll(dir)
+		} else {
+			t.Logf("clickhouse data and logs kept in %s", dir)
+		}
+	})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Start (re)starts a stopped server on the same ports and data, and waits
+// until it answers a ping.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return nil
+	}
+	cmd := exec.Command(s.bin, "--config-file="+filepath.Join(s.Dir, "config.xml"))
+	cmd.Dir = s.Dir
+	log, err := os.OpenFile(filepath.Join(s.Dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return fmt.Errorf("start %s: %w", s.bin, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); log.Close() }()
+	s.cmd = cmd
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			s.cmd = nil
+			return fmt.Errorf("clickhouse-server exited at start (%v); see %s", err, filepath.Join(s.Dir, "server.err.log"))
+		default:
+		}
+		if err := s.ping(); err == nil {
+			// Keep reaping the process in the background.
+			go func() { <-exited }()
+			return nil
+		} else if time.Now().After(deadline) {
+			return fmt.Errorf("clickhouse-server on %s did not answer within 30s: %w", s.Addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Kill stops the server with SIGKILL (data stays for a later Start).
+func (s *Server) Kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	// Wait until the port is free so that a restart can bind it.
+	for i := 0; i < 200; i++ {
+		if c, err := net.DialTimeout("tcp", s.Addr, 50*time.Millisecond); err != nil {
+			break
+		} else {
+			c.Close()
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	s.cmd = nil
+}
+
+// DSN returns a clickhouse:// DSN for database db.
+func (s *Server) DSN(db string) string {
+	return fmt.Sprintf("clickhouse://default:@%s/%s?dial_timeout=5s&read_timeout=60s", s.Addr, db)
+}
+
+// NewDatabase returns the name of a fresh, not yet created database name
+// unique within this server.
+func (s *Server) NewDatabase() string {
+	return fmt.Sprintf("tt_%d_%d", os.Getpid(), s.dbs.Add(1))
+}
+
+// Conn opens a native connection to database db ("" = default) and closes it
+// when the test ends.
+func (s *Server) Conn(t testing.TB, db string) driver.Conn {
+	t.Helper()
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr:        []string{s.Addr},
+		Auth:        clickhouse.Auth{Database: db, Username: "default"},
+		DialTimeout: 5 * time.Second,
+		ReadTimeout: 60 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func (s *Server) ping() error {
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{s.Addr}, DialTimeout: time.Second, ReadTimeout: 5 * time.Second})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return conn.Ping(ctx)
+}
+
+func (s *Server) writeConfig() error {
+	port := func(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1:] }
+	for _, d := range []string{"data", "tmp", "user_files", "format_schemas"} {
+		if err := os.MkdirAll(filepath.Join(s.Dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	config := fmt.Sprintf(`<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>%[1]s/server.log</log><errorlog>%[1]s/server.err.log</errorlog><size>10M</size><count>1</count></logger>
+  <listen_host>127.0.0.1</listen_host>
+  <tcp_port>%[2]s</tcp_port>
+  <http_port>%[3]s</http_port>
+  <path>%[1]s/data/</path>
+  <tmp_path>%[1]s/tmp/</tmp_path>
+  <user_files_path>%[1]s/user_files/</user_files_path>
+  <format_schema_path>%[1]s/format_schemas/</format_schema_path>
+  <users_config>%[1]s/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <timezone>UTC</timezone>
+  <mark_cache_size>268435456</mark_cache_size>
+  <max_concurrent_queries>100</max_concurrent_queries>
+  <uncompressed_cache_size>268435456</uncompressed_cache_size>
+</yandex>
+`, s.Dir, port(s.Addr), port(s.HTTPAddr))
+	users := `<?xml version="1.0"?>
+<yandex>
+  <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+  <users><default><password></password><networks><ip>::/0</ip></networks><profile>default</profile><quota>default</quota></default></users>
+  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
+</yandex>
+`
+	if err := os.WriteFile(filepath.Join(s.Dir, "config.xml"), []byte(config), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(s.Dir, "users.xml"), []byte(users), 0o644)
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
