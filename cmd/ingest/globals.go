@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/alecthomas/kong"
 
@@ -17,6 +18,8 @@ type Globals struct {
 	LogFormat   string          `help:"Log format: json or text." enum:"json,text" default:"text" env:"TOKENTRAIL_LOG_FORMAT"`
 	LogLevel    string          `help:"Log level: debug, info, warn or error." enum:"debug,info,warn,error" default:"info" env:"TOKENTRAIL_LOG_LEVEL"`
 	MetricsAddr string          `help:"Serve Prometheus metrics, /healthz and /readyz on this address (empty: off)." env:"TOKENTRAIL_METRICS_ADDR" placeholder:"HOST:PORT"`
+	// ShutdownTimeout bounds the flush and commit after SIGTERM/SIGINT.
+	ShutdownTimeout time.Duration `help:"After SIGTERM/SIGINT, how long to flush and commit before giving up." default:"30s" env:"TOKENTRAIL_SHUTDOWN_TIMEOUT"`
 
 	stdout, stderr io.Writer
 }

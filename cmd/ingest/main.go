@@ -7,10 +7,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/alecthomas/kong"
 	kongyaml "github.com/alecthomas/kong-yaml"
@@ -79,6 +82,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ingest:", oneLine(err))
 		return 2
 	}
+	// SIGINT/SIGTERM cancel this context: commands stop polling, flush,
+	// commit and return nil within --shutdown-timeout.
+	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx.BindTo(sigCtx, (*context.Context)(nil))
 	if err := ctx.Run(&cli.Globals); err != nil {
 		fmt.Fprintln(stderr, "ingest:", oneLine(err))
 		if errors.As(err, new(usageError)) {
