@@ -10,14 +10,14 @@ import (
 // Sentinel errors. An *APIError unwraps to the one matching its status, so
 // callers test with errors.Is(err, falcon.ErrNotFound).
 var (
-	ErrBadRequest     = errors.New("falcon: bad request")           // 400
-	ErrUnauthorized   = errors.New("falcon: unauthorized")          // 401 (after one token refresh)
-	ErrForbidden      = errors.New("falcon: forbidden")             // 403: scope or IP allowlist
-	ErrNotFound       = errors.New("falcon: not found")             // 404
-	ErrConflict       = errors.New("falcon: conflict")              // 409: max_active_tokens reached
-	ErrURITooLong     = errors.New("falcon: request URI too long")  // 414
-	ErrRateLimited    = errors.New("falcon: rate limited")          // 429 after all retries
-	ErrServer         = errors.New("falcon: server error")          // 5xx after all retries
+	ErrBadRequest     = errors.New("falcon: bad request")            // 400
+	ErrUnauthorized   = errors.New("falcon: unauthorized")           // 401 (after one token refresh)
+	ErrForbidden      = errors.New("falcon: forbidden")              // 403: scope or IP allowlist
+	ErrNotFound       = errors.New("falcon: not found")              // 404
+	ErrConflict       = errors.New("falcon: conflict")               // 409: max_active_tokens reached
+	ErrURITooLong     = errors.New("falcon: request URI too long")   // 414
+	ErrRateLimited    = errors.New("falcon: rate limited")           // 429 after all retries
+	ErrServer         = errors.New("falcon: server error")           // 5xx after all retries
 	ErrUnexpectedCode = errors.New("falcon: unexpected HTTP status") // any other status
 
 	// ErrAuth: /oauth2/token refused the credentials (400/401/403) or

@@ -12,16 +12,16 @@ import (
 // DefaultTokenType is the token type the client creates (as Terraform does).
 const DefaultTokenType = "customer_managed"
 
-// Meta is the envelope's meta object.
-type Meta struct {
+// meta is the envelope's meta object.
+type meta struct {
 	QueryTime  float64     `json:"query_time"`
 	TraceID    string      `json:"trace_id"`
 	PoweredBy  string      `json:"powered_by,omitempty"`
-	Pagination *Pagination `json:"pagination,omitempty"`
+	Pagination *pagination `json:"pagination,omitempty"`
 }
 
-// Pagination is meta.pagination of query operations.
-type Pagination struct {
+// pagination is meta.pagination of query operations.
+type pagination struct {
 	Offset int32 `json:"offset"`
 	Limit  int32 `json:"limit"`
 	Total  int64 `json:"total"`
@@ -30,7 +30,7 @@ type Pagination struct {
 // envelope is the body of every response. errors and resources may be
 // absent or null; unknown fields are ignored.
 type envelope struct {
-	Meta      Meta            `json:"meta"`
+	Meta      meta            `json:"meta"`
 	Resources json.RawMessage `json:"resources"`
 	Errors    []ErrorEntry    `json:"errors"`
 }
@@ -123,28 +123,37 @@ type Token struct {
 
 // UnmarshalJSON decodes the wire form tolerantly (see Token).
 func (t *Token) UnmarshalJSON(b []byte) error {
-	var w struct {
-		ID       string   `json:"id"`
-		Label    string   `json:"label"`
-		Value    Secret   `json:"value"`
-		Type     string   `json:"type"`
-		Status   string   `json:"status"`
-		Created  wireTime `json:"created_timestamp"`
-		Expires  wireTime `json:"expires_timestamp"`
-		LastUsed wireTime `json:"last_used_timestamp"`
-		Revoked  wireTime `json:"revoked_timestamp"`
-	}
+	var w tokenWire
 	if err := json.Unmarshal(b, &w); err != nil {
 		return fmt.Errorf("token: %w", err)
 	}
-	*t = Token{
+	*t = w.token()
+	return nil
+}
+
+// tokenWire is the JSON form of Token; decoding into it directly (rather
+// than through Token.UnmarshalJSON) saves a validation pass per element.
+type tokenWire struct {
+	ID       string   `json:"id"`
+	Label    string   `json:"label"`
+	Value    Secret   `json:"value"`
+	Type     string   `json:"type"`
+	Status   string   `json:"status"`
+	Created  wireTime `json:"created_timestamp"`
+	Expires  wireTime `json:"expires_timestamp"`
+	LastUsed wireTime `json:"last_used_timestamp"`
+	Revoked  wireTime `json:"revoked_timestamp"`
+}
+
+func (w *tokenWire) token() Token {
+	t := Token{
 		ID: w.ID, Label: w.Label, Value: w.Value, Type: w.Type, Status: w.Status,
 		ExpiresTimestamp: w.Expires.t, LastUsedTimestamp: w.LastUsed.t, RevokedTimestamp: w.Revoked.t,
 	}
 	if w.Created.t != nil {
 		t.CreatedTimestamp = *w.Created.t
 	}
-	return nil
+	return t
 }
 
 // LogValue logs a token without its value.
@@ -170,22 +179,29 @@ type AuditEvent struct {
 
 // UnmarshalJSON decodes the wire form tolerantly.
 func (e *AuditEvent) UnmarshalJSON(b []byte) error {
-	var w struct {
-		ID          string   `json:"id"`
-		Action      string   `json:"action"`
-		Actor       string   `json:"actor"`
-		Description string   `json:"description"`
-		Timestamp   wireTime `json:"timestamp"`
-		TokenID     string   `json:"token_id"`
-	}
+	var w auditWire
 	if err := json.Unmarshal(b, &w); err != nil {
 		return fmt.Errorf("audit event: %w", err)
 	}
-	*e = AuditEvent{ID: w.ID, Action: w.Action, Actor: w.Actor, Description: w.Description, TokenID: w.TokenID}
+	*e = w.event()
+	return nil
+}
+
+type auditWire struct {
+	ID          string   `json:"id"`
+	Action      string   `json:"action"`
+	Actor       string   `json:"actor"`
+	Description string   `json:"description"`
+	Timestamp   wireTime `json:"timestamp"`
+	TokenID     string   `json:"token_id"`
+}
+
+func (w *auditWire) event() AuditEvent {
+	e := AuditEvent{ID: w.ID, Action: w.Action, Actor: w.Actor, Description: w.Description, TokenID: w.TokenID}
 	if w.Timestamp.t != nil {
 		e.Timestamp = *w.Timestamp.t
 	}
-	return nil
+	return e
 }
 
 // CustomerSettings are the tenant's token settings. A nil MaxActiveTokens
@@ -206,7 +222,9 @@ func (w *wireTime) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	if n := len(b); n >= 2 && b[0] == '"' && b[n-1] == '"' && bytes.IndexByte(b, '\\') < 0 {
+		s = string(b[1 : n-1]) // plain string: no unquoting needed
+	} else if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("timestamp %s: %w", b, err)
 	}
 	if s == "" {

@@ -1,0 +1,98 @@
+// Command report runs tokentrail's token-usage, lifecycle and compliance
+// reports (package queries) against the ClickHouse tables the sink writes,
+// and renders them (package report).
+//
+//	report list
+//	report run NAME [--since 30d|DATE] [--until DATE] [--param k=v ...] [--tenant T]
+//	                [--format table|csv|json|markdown|html] [--section S] [--out FILE]
+//	report pack [--format html|markdown] [--out FILE] [--since ...] [--until ...] [--param [report.]k=v ...]
+//
+// Exit codes: 0 success, 1 runtime failure (ClickHouse unreachable, a query
+// failed, the output could not be written), 2 bad flags, an unknown report
+// or parameter, or a bad value.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/tokentrail/tokentrail/chconn"
+)
+
+// CLI is the root of the command line.
+type CLI struct {
+	ClickHouseFlags
+
+	List ListCmd `cmd:"" help:"List the reports with their parameters."`
+	Run  RunCmd  `cmd:"" help:"Run one report."`
+	Pack PackCmd `cmd:"" help:"Write every report into one review document (HTML or Markdown)."`
+}
+
+// env is what commands need from outside: where to write, and the clock.
+type env struct {
+	stdout io.Writer
+	now    func() time.Time
+}
+
+// usageError marks an error as bad flags or parameters: exit code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, time.Now)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func() time.Time) int {
+	var cli CLI
+	exitCode := -1
+	parser, err := kong.New(&cli,
+		kong.Name("report"),
+		kong.Description("tokentrail: token-usage, lifecycle and compliance reports from ClickHouse."),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { exitCode = code }),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Vars{"default_dsn": chconn.DefaultDSN},
+	)
+	if err != nil {
+		fmt.Fprintln(stderr, "report: internal error:", err)
+		return 1
+	}
+	kctx, err := parser.Parse(args)
+	if exitCode >= 0 { // --help
+		return exitCode
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "report:", oneLine(err))
+		return 2
+	}
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	if err := kctx.Run(&cli.ClickHouseFlags, &env{stdout: stdout, now: now}); err != nil {
+		fmt.Fprintln(stderr, "report:", oneLine(err))
+		if errors.As(err, new(usageError)) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+func oneLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}

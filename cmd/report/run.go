@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/tokentrail/tokentrail/queries"
+	"github.com/tokentrail/tokentrail/report"
+)
+
+// PeriodFlags select the tenant, the review period and report parameters.
+type PeriodFlags struct {
+	Since  string   `help:"Start of the period: a time ago (30d, 12h, 2w) or a date/time (2025-06-01, RFC 3339). Default: the report's, 30d." placeholder:"30d|DATE"`
+	Until  string   `help:"End of the period (exclusive): a date/time or a time ago. Default: now." placeholder:"DATE"`
+	Tenant string   `help:"Tenant to report on (default: the report's, \"default\")." placeholder:"T"`
+	Param  []string `short:"p" help:"Report parameter NAME=VALUE (repeatable); see report list." placeholder:"K=V" sep:"none"`
+}
+
+// RunCmd runs one report.
+type RunCmd struct {
+	PeriodFlags
+	Name    string `arg:"" help:"Report name (see report list)."`
+	Format  string `short:"f" help:"Output format: table, csv, json, markdown or html." enum:"table,csv,json,markdown,html" default:"table"`
+	Section string `help:"Output only this section of the report." placeholder:"NAME"`
+	Out     string `short:"o" help:"Write to FILE instead of standard output (replaced only when the report succeeds)." placeholder:"FILE"`
+}
+
+// Run implements the command.
+func (c *RunCmd) Run(ctx context.Context, ch *ClickHouseFlags, e *env) error {
+	r, err := queries.Lookup(c.Name)
+	if err != nil {
+		return usageError{err}
+	}
+	format, err := report.ParseFormat(c.Format)
+	if err != nil {
+		return usagef("--format: %v", err)
+	}
+	if c.Section != "" {
+		if _, ok := r.Section(c.Section); !ok {
+			var names []string
+			for _, s := range r.Sections {
+				names = append(names, s.Name)
+			}
+			return usagef("--section: report %s has no section %q (it has: %s)", r.Name, c.Section, strings.Join(names, ", "))
+		}
+	}
+	given, flags, err := c.given(func(string) bool { return true })
+	if err != nil {
+		return err
+	}
+	vals, err := resolve(r, given, flags, e)
+	if err != nil {
+		return err
+	}
+	if _, err := ch.config(); err != nil { // flag errors before any network
+		return err
+	}
+	conn, err := ch.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	qctx, cancel := context.WithTimeout(ctx, ch.QueryTimeout)
+	defer cancel()
+	res, err := queries.Run(qctx, conn, r, vals)
+	if err != nil {
+		return err
+	}
+	if c.Section != "" {
+		for _, t := range res.Tables {
+			if t.Section.Name == c.Section {
+				res.Tables = []queries.Table{t}
+				break
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := report.Render(&buf, format, res); err != nil {
+		return fmt.Errorf("render %s as %s: %w", r.Name, format, err)
+	}
+	return writeOut(e, c.Out, buf.Bytes())
+}
+
+// given collects parameter values from --param, --tenant, --since and
+// --until, remembering which flag gave each (for error messages). A
+// --param NAME=VALUE may be scoped as REPORT.NAME=VALUE (pack); scoped
+// reports for which keep returns false are left out.
+func (f *PeriodFlags) given(keep func(report string) bool) (map[string]string, map[string]string, error) {
+	given, flags := map[string]string{}, map[string]string{}
+	for _, kv := range f.Param {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return nil, nil, usagef("--param %q: want NAME=VALUE", kv)
+		}
+		if rep, n, scoped := strings.Cut(name, "."); scoped {
+			if _, err := queries.Lookup(rep); err != nil {
+				return nil, nil, usagef("--param %s: %v", name, err)
+			}
+			if !keep(rep) {
+				continue
+			}
+			name = n
+		}
+		given[name], flags[name] = val, "--param "+name
+	}
+	for name, val := range map[string]string{"tenant": f.Tenant, "since": f.Since, "until": f.Until} {
+		if val != "" {
+			given[name], flags[name] = val, "--"+name
+		}
+	}
+	return given, flags, nil
+}
+
+// resolve resolves parameters, turning a bad one into a usage error that
+// names the flag it came from.
+func resolve(r *queries.Report, given, flags map[string]string, e *env) (queries.Values, error) {
+	vals, err := r.Resolve(given, e.now())
+	var pe *queries.ParamError
+	if errors.As(err, &pe) {
+		flag := flags[pe.Param]
+		if flag == "" {
+			flag = "--param " + pe.Param
+		}
+		if errors.Is(err, queries.ErrUnknownParam) {
+			var names []string
+			for _, p := range r.Params {
+				names = append(names, p.Name)
+			}
+			return vals, usagef("%s: report %s has no parameter %s (it takes: %s)", flag, r.Name, pe.Param, strings.Join(names, ", "))
+		}
+		return vals, usagef("%s: %q: %s (report %s)", flag, pe.Value, pe.Reason, r.Name)
+	}
+	return vals, err
+}
+
+// writeOut writes b to standard output or, atomically, to path.
+func writeOut(e *env, path string, b []byte) error {
+	if path == "" {
+		_, err := e.stdout.Write(b)
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("--out: write %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("--out: write %s: %w", tmp.Name(), err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,290 @@
+package deploy
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/tokentrail/tokentrail/schema"
+	"github.com/tokentrail/tokentrail/schema/schematest"
+)
+
+// The README is checked against the real binary like the deploy artifacts:
+// its flag reference is generated from --help, and every flag, environment
+// variable, command line and example record it shows must be real.
+
+var update = flag.Bool("update", false, "rewrite README.md's generated flag reference from ingest --help")
+
+const (
+	refBegin = "<!-- BEGIN FLAG REFERENCE"
+	refEnd   = "<!-- END FLAG REFERENCE -->"
+	exBegin  = "<!-- BEGIN EXAMPLE RECORDS"
+	exEnd    = "<!-- END EXAMPLE RECORDS -->"
+)
+
+// documentedCommands are the commands whose every flag the README documents.
+var documentedCommands = []string{"collect", "sink", "migrate", "run", "demo"}
+
+func readme(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// section returns the text between the line starting with begin and end,
+// and the offsets of that text.
+func section(t *testing.T, text, begin, end string) (string, int, int) {
+	t.Helper()
+	i := strings.Index(text, begin)
+	if i < 0 {
+		t.Fatalf("README.md: marker %q missing", begin)
+	}
+	i += strings.IndexByte(text[i:], '\n') + 1
+	j := strings.Index(text[i:], end)
+	if j < 0 {
+		t.Fatalf("README.md: marker %q missing", end)
+	}
+	return text[i : i+j], i, i + j
+}
+
+var envAnnotationRE = regexp.MustCompile(`\s*\(\$[A-Z][A-Z0-9_]*(?:,\s*\$[A-Z][A-Z0-9_]*)*\)`)
+
+// flagRow renders one flag as a table row: the flag as --help prints it,
+// its environment variables and its help text.
+func flagRow(f *flagInfo) string {
+	name := "--" + f.Name
+	if f.Negatable {
+		name = "--[no-]" + f.Name
+	}
+	if f.Value != "" {
+		name += "=" + f.Value
+	}
+	var envs []string
+	for _, e := range f.Envs {
+		envs = append(envs, "`"+e+"`")
+	}
+	text := strings.TrimSpace(envAnnotationRE.ReplaceAllString(f.Text, ""))
+	text = strings.ReplaceAll(text, "|", `\|`)
+	return fmt.Sprintf("| `%s` | %s | %s |\n", name, strings.Join(envs, " "), text)
+}
+
+func flagTable(b *strings.Builder, cmd *command, names []string) {
+	b.WriteString("| Flag (default or value) | Environment | Description |\n|---|---|---|\n")
+	for _, n := range names {
+		b.WriteString(flagRow(cmd.Flags[n]))
+	}
+}
+
+// flagReference renders the README's configuration reference.
+func flagReference(t *testing.T, c *cli) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("\n### Global flags (every command)\n\n")
+	var globals []string
+	for _, n := range c.Root.Order {
+		if n != "help" {
+			globals = append(globals, n)
+		}
+	}
+	flagTable(&b, c.Root, globals)
+	for _, name := range documentedCommands {
+		cmd := c.command(t, name)
+		fmt.Fprintf(&b, "\n### `ingest %s`\n\n", name)
+		if line := firstHelpLine(cmd.Help); line != "" {
+			b.WriteString(line + "\n\n")
+		}
+		own := c.own(cmd)
+		if name == "run" {
+			// run is collect + sink in one process: say so instead of
+			// repeating both tables, and list what only run has.
+			shared := map[string]bool{}
+			for _, other := range []string{"collect", "sink"} {
+				for n := range c.command(t, other).Flags {
+					shared[n] = true
+				}
+			}
+			var extra []string
+			for _, n := range own {
+				if !shared[n] {
+					extra = append(extra, n)
+				}
+			}
+			fmt.Fprintf(&b, "Accepts every flag of `ingest collect` and `ingest sink` (%d in all)", len(own)-len(extra))
+			if len(extra) == 0 {
+				b.WriteString(".\n")
+				continue
+			}
+			b.WriteString(", and:\n\n")
+			own = extra
+		}
+		if len(own) == 0 {
+			b.WriteString("No flags besides the global ones.\n")
+			continue
+		}
+		flagTable(&b, cmd, own)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// firstHelpLine is the command's description, the paragraph after Usage.
+func firstHelpLine(help string) string {
+	paras := strings.Split(help, "\n\n")
+	if len(paras) < 2 || strings.HasPrefix(strings.TrimSpace(paras[1]), "Flags:") {
+		return ""
+	}
+	return strings.Join(strings.Fields(paras[1]), " ")
+}
+
+func TestREADMEFlagReference(t *testing.T) {
+	c := ingestCLI(t)
+	text := readme(t)
+	got, from, to := section(t, text, refBegin, refEnd)
+	want := flagReference(t, c)
+	if got == want {
+		return
+	}
+	if *update {
+		if err := os.WriteFile(filepath.Join(repoRoot(), "README.md"), []byte(text[:from]+want+text[to:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Log("README.md flag reference rewritten")
+		return
+	}
+	t.Errorf("README.md's flag reference differs from ingest --help; run\n\tgo test ./deploy -run TestREADMEFlagReference -update\n"+
+		"and review the diff. Generated reference:\n%s", want)
+}
+
+// TestREADMEDocumentsEveryFlag is the plain form of the rule: every flag
+// and environment variable of the documented commands appears in README.md.
+func TestREADMEDocumentsEveryFlag(t *testing.T) {
+	c := ingestCLI(t)
+	text := readme(t)
+	for _, name := range documentedCommands {
+		cmd := c.command(t, name)
+		for _, f := range cmd.Order {
+			if f == "help" {
+				continue
+			}
+			if !regexp.MustCompile(`--(\[no-\])?` + regexp.QuoteMeta(f) + `\b`).MatchString(text) {
+				t.Errorf("README.md does not document --%s (ingest %s)", f, name)
+			}
+			for _, e := range cmd.Flags[f].Envs {
+				if !strings.Contains(text, e) {
+					t.Errorf("README.md does not mention %s (--%s of ingest %s)", e, f, name)
+				}
+			}
+		}
+	}
+}
+
+// TestREADMEUsesRealFlags checks the README's ingest command lines and its
+// inline `--flag` mentions against the binary.
+func TestREADMEUsesRealFlags(t *testing.T) {
+	c := ingestCLI(t)
+	text := readme(t)
+	_, refFrom, refTo := section(t, text, refBegin, refEnd)
+	prose := text[:refFrom] + text[refTo:]
+
+	inCode := false
+	for i, line := range strings.Split(prose, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			inCode = !inCode
+			continue
+		}
+		if !inCode {
+			continue
+		}
+		cmdline, _, _ := strings.Cut(line, "#")
+		cmdline = strings.TrimSuffix(strings.TrimSpace(cmdline), "&")
+		words, err := shellWords(cmdline)
+		if err != nil || len(words) == 0 || filepath.Base(words[0]) != "ingest" {
+			continue
+		}
+		for _, p := range problemsOf(c.checkArgs(fmt.Sprintf("README.md code line %d", i+1), words[1:])) {
+			t.Error(p)
+		}
+	}
+	for _, m := range regexp.MustCompile("`--([a-z][a-z0-9-]*)").FindAllStringSubmatch(prose, -1) {
+		if !c.anyFlag(m[1]) {
+			t.Errorf("README.md mentions `--%s`, which no ingest command accepts", m[1])
+		}
+	}
+}
+
+func problemsOf(_ string, _ map[string]string, problems []string) []string { return problems }
+
+// TestREADMEExampleRecords checks that the example records are valid
+// against the JSON Schemas, decode with schema.Decode, and cover every type.
+func TestREADMEExampleRecords(t *testing.T) {
+	text, _, _ := section(t, readme(t), exBegin, exEnd)
+	v, err := schematest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```json\n(.*?)\n```").FindAllStringSubmatch(text, -1)
+	seen := map[string]bool{}
+	for _, b := range blocks {
+		rec := []byte(strings.TrimSpace(b[1]))
+		if err := v.Validate(rec); err != nil {
+			t.Errorf("README example %s: %v", rec, err)
+		}
+		r, err := schema.Decode(rec)
+		if err != nil {
+			t.Errorf("README example %s: schema.Decode: %v", rec, err)
+			continue
+		}
+		seen[r.Type()] = true
+	}
+	for _, typ := range []string{schema.TypeAuditEvent, schema.TypeToken, schema.TypeSettings} {
+		if !seen[typ] {
+			t.Errorf("README.md has no example %s record", typ)
+		}
+	}
+}
+
+// TestREADMETopicContract checks the topic table against package schema.
+func TestREADMETopicContract(t *testing.T) {
+	text := readme(t)
+	for _, s := range []string{schema.TopicAuditEvents, schema.TopicTokens, schema.TopicSettings, schema.TopicDLQ,
+		schema.HeaderRecordType, schema.HeaderSchemaVersion, schema.HeaderDLQTopic, schema.HeaderDLQPartition,
+		schema.HeaderDLQOffset, schema.HeaderDLQError} {
+		if !strings.Contains(text, "`"+s+"`") {
+			t.Errorf("README.md's topic contract does not name `%s`", s)
+		}
+	}
+	for _, typ := range []string{schema.TypeAuditEvent, schema.TypeToken, schema.TypeSettings} {
+		if _, err := schema.JSONSchemas.ReadFile(schema.JSONSchemaFile(typ)); err != nil {
+			t.Errorf("schema for %s: %v", typ, err)
+		}
+		if !strings.Contains(text, "(schema/"+schema.JSONSchemaFile(typ)+")") {
+			t.Errorf("README.md does not link schema/%s", schema.JSONSchemaFile(typ))
+		}
+	}
+}
+
+// TestREADMEStructure checks the two commands at the top and the links.
+func TestREADMEStructure(t *testing.T) {
+	text := readme(t)
+	first := regexp.MustCompile("(?s)```sh\n(.*?)```").FindStringSubmatch(text)
+	if first == nil || !regexp.MustCompile(`(?m)^make demo\b`).MatchString(first[1]) || !regexp.MustCompile(`(?m)^make test\b`).MatchString(first[1]) {
+		t.Errorf("README.md's first code block must be the two commands, make demo and make test; got %q", first)
+	}
+	for _, m := range regexp.MustCompile(`\]\(([^)#:]+)(?:#[^)]*)?\)`).FindAllStringSubmatch(text, -1) {
+		if _, err := os.Stat(filepath.Join(repoRoot(), m[1])); err != nil {
+			t.Errorf("README.md links %s: %v", m[1], err)
+		}
+	}
+	for _, want := range []string{"Installation tokens: Read", "docs/design.md", "make bench", "docs/benchmarks.md"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("README.md does not mention %q", want)
+		}
+	}
+}

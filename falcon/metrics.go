@@ -1,0 +1,96 @@
+package falcon
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the client's Prometheus metrics. A nil *Metrics is valid and
+// records nothing.
+type Metrics struct {
+	requests    *prometheus.CounterVec
+	rateLimited *prometheus.CounterVec
+	retries     *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	cooldown    prometheus.Counter
+}
+
+// NewMetrics creates the metrics and registers them with reg (nil: not
+// registered). Collectors already registered under the same names are reused,
+// so several clients can share one registry.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tokentrail_falcon_requests_total",
+			Help: "Falcon API HTTP requests by operation and HTTP status (\"error\" when no response arrived).",
+		}, []string{"operation", "status"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tokentrail_falcon_rate_limited_total",
+			Help: "Falcon API 429 responses by operation.",
+		}, []string{"operation"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tokentrail_falcon_retries_total",
+			Help: "Falcon API request retries by operation.",
+		}, []string{"operation"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tokentrail_falcon_request_duration_seconds",
+			Help:    "Duration of single Falcon API HTTP requests (one try), by operation.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10),
+		}, []string{"operation"}),
+		cooldown: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tokentrail_falcon_cooldown_seconds_total",
+			Help: "Seconds during which all Falcon API requests were paused after a 429.",
+		}),
+	}
+	if reg != nil {
+		m.requests = register(reg, m.requests)
+		m.rateLimited = register(reg, m.rateLimited)
+		m.retries = register(reg, m.retries)
+		m.duration = register(reg, m.duration)
+		m.cooldown = register(reg, m.cooldown)
+	}
+	return m
+}
+
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+	}
+	return c
+}
+
+// request records one HTTP try; status 0 means no response.
+func (m *Metrics) request(op string, status int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	s := "error"
+	if status > 0 {
+		s = strconv.Itoa(status)
+	}
+	m.requests.WithLabelValues(op, s).Inc()
+	m.duration.WithLabelValues(op).Observe(d.Seconds())
+	if status == 429 {
+		m.rateLimited.WithLabelValues(op).Inc()
+	}
+}
+
+func (m *Metrics) retry(op string) {
+	if m != nil {
+		m.retries.WithLabelValues(op).Inc()
+	}
+}
+
+func (m *Metrics) addCooldown(d time.Duration) {
+	if m != nil && d > 0 {
+		m.cooldown.Add(d.Seconds())
+	}
+}

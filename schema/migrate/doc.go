@@ -1,0 +1,27 @@
+// Package migrate applies the versioned ClickHouse migrations embedded in the
+// binary (schema/migrations) and records each one in a schema_migrations
+// table of the target database.
+//
+// Migrations are files named NNNN_name.sql, applied in version order. A
+// migration is recorded only after every one of its statements ran, and
+// every statement must be idempotent, so Apply is safe to run twice, from
+// several processes at once, and again after a partial failure:
+//
+//   - CREATE TABLE IF NOT EXISTS t ...
+//   - ALTER TABLE t ADD COLUMN c ... (skipped when the column exists),
+//     ALTER TABLE t DROP COLUMN c (skipped when it does not),
+//     ALTER TABLE t MODIFY COLUMN c ...; one action per ALTER
+//   - DROP TABLE IF EXISTS t
+//
+// ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS, so the runner checks
+// system.columns itself. Table names in the files are unqualified: Apply
+// qualifies them with Options.Database, so each file stays directly
+// executable, statement by statement, on a single node.
+//
+// With Options.Cluster set, Apply rewrites the DDL for a cluster instead of
+// templating the files: each table t becomes t_local ON CLUSTER with the
+// Replicated variant of its engine, plus t itself as a Distributed table
+// over t_local, sharded by a hash of the sort key (without the
+// ReplacingMergeTree version column) so that rows which replace each other
+// meet on one shard. Readers and writers keep using the same table names.
+package migrate

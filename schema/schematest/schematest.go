@@ -1,0 +1,80 @@
+// Package schematest validates records against the JSON Schemas of package
+// schema, for tests of the components that produce or consume them.
+package schematest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/tokentrail/tokentrail/schema"
+)
+
+// Validator checks records against the embedded JSON Schemas. It is safe for
+// concurrent use.
+type Validator struct {
+	schemas map[string]*jsonschema.Schema
+}
+
+var (
+	once    sync.Once
+	shared  *Validator
+	initErr error
+)
+
+// New compiles the JSON Schema of every record type (once per process).
+func New() (*Validator, error) {
+	once.Do(func() { shared, initErr = compile() })
+	return shared, initErr
+}
+
+func compile() (*Validator, error) {
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	v := &Validator{schemas: map[string]*jsonschema.Schema{}}
+	for _, typ := range []string{schema.TypeAuditEvent, schema.TypeToken, schema.TypeSettings} {
+		name := schema.JSONSchemaFile(typ)
+		data, err := schema.JSONSchemas.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if err := c.AddResource(name, doc); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		s, err := c.Compile(name)
+		if err != nil {
+			return nil, fmt.Errorf("compile %s: %w", name, err)
+		}
+		v.schemas[typ] = s
+	}
+	return v, nil
+}
+
+// Validate checks one JSON record against the schema its record_type names.
+func (v *Validator) Validate(record []byte) error {
+	var head struct {
+		RecordType string `json:"record_type"`
+	}
+	if err := json.Unmarshal(record, &head); err != nil {
+		return fmt.Errorf("not a JSON object: %w", err)
+	}
+	s, ok := v.schemas[head.RecordType]
+	if !ok {
+		return fmt.Errorf("record_type %q has no JSON Schema", head.RecordType)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(record))
+	if err != nil {
+		return err
+	}
+	if err := s.Validate(inst); err != nil {
+		return fmt.Errorf("%s record does not match %s: %w", head.RecordType, schema.JSONSchemaFile(head.RecordType), err)
+	}
+	return nil
+}

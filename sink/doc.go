@@ -1,0 +1,33 @@
+// Package sink consumes the tokentrail topics and writes them to ClickHouse.
+//
+// One kafka-go consumer group reads the audit-event, token and settings
+// topics. A fetch goroutine decodes records into column buffers; a second
+// goroutine inserts each batch (one PrepareBatch per table, explicit column
+// lists) and then commits the batch's offsets. Only two batches exist, so
+// when ClickHouse is slow or down the fetch goroutine waits for a free
+// batch, the reader's bounded queue fills, and fetching stops: memory stays
+// bounded by Config.BatchRows and the reader's queue.
+//
+// Delivery is at least once. Offsets are committed only after every insert
+// and dead-letter write of their batch succeeded; retryable ClickHouse and
+// network errors are retried with backoff from the rows in memory, without
+// re-reading Kafka. A redelivered record (after a crash, a rebalance or a
+// failed commit) is inserted again and absorbed by the tables'
+// ReplacingMergeTree keys: audit_events and tokens by (tenant, id),
+// token_changes by (tenant, id, version), settings_changes by (tenant,
+// version), where version is collected_at in Unix nanoseconds.
+//
+// Records are routed by their record_type: audit_event to audit_events,
+// token to both tokens (current state) and token_changes (history),
+// settings to settings_changes. A valid record on another type's topic is
+// still written where its type belongs, and counted in
+// tokentrail_sink_wrong_topic_records_total: it is self-describing, so
+// nothing is gained by dead-lettering it.
+//
+// A record that cannot be decoded or validated (invalid JSON, unknown
+// record_type, a schema_version newer than this build, a field failing
+// validation, or a timestamp outside what ClickHouse DateTime stores) goes
+// to the dead-letter topic with headers naming its source topic, partition,
+// offset and the error, and the sink goes on. If that write fails, the sink
+// stops with an error and commits nothing, rather than drop the record.
+package sink

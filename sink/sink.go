@@ -1,0 +1,184 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/tokentrail/tokentrail/kafkaconn"
+	"github.com/tokentrail/tokentrail/schema"
+)
+
+// ClickHouse is what the sink needs from a connection; a driver.Conn has it.
+type ClickHouse interface {
+	PrepareBatch(ctx context.Context, query string, opts ...driver.PrepareBatchOption) (driver.Batch, error)
+	Ping(ctx context.Context) error
+}
+
+// Dependencies are the sink's collaborators.
+type Dependencies struct {
+	// ClickHouse is the connection to the database holding the tables
+	// (see chconn.Open and migrate.Apply). Required.
+	ClickHouse ClickHouse
+	// Logger; nil = slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the metrics; nil = not registered.
+	Registerer prometheus.Registerer
+}
+
+// Sink moves records from the topics to ClickHouse. Use it for one Run or
+// Drain.
+type Sink struct {
+	cfg       Config
+	ch        ClickHouse
+	log       *slog.Logger
+	m         *metrics
+	transport *kafka.Transport
+	dialer    *kafka.Dialer
+	dlq       *kafka.Writer
+	topicType map[string]string // topic → the record type it should carry
+	used      atomic.Bool
+
+	stats struct {
+		records, deadLetters atomic.Int64
+		rows                 [4]atomic.Int64 // by index in tables
+	}
+}
+
+// Stats are totals since the sink started.
+type Stats struct {
+	Records     int64            // fetched from Kafka
+	Rows        map[string]int64 // inserted, by table
+	DeadLetters int64            // written to the dead-letter topic
+}
+
+// New checks the configuration and returns a sink. It does not connect.
+func New(cfg Config, deps Dependencies) (*Sink, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if deps.ClickHouse == nil {
+		return nil, fmt.Errorf("%w: no ClickHouse connection", ErrConfig)
+	}
+	transport, err := cfg.Kafka.Transport()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	dialer, err := cfg.Kafka.Dialer()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	m, err := newMetrics(deps.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("sink: register metrics: %w", err)
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Sink{
+		cfg: cfg, ch: deps.ClickHouse, log: log.With("component", "sink"), m: m,
+		transport: transport, dialer: dialer, dlq: newDLQWriter(cfg, transport),
+		topicType: map[string]string{
+			cfg.Topics.AuditEvents: schema.TypeAuditEvent,
+			cfg.Topics.Tokens:      schema.TypeToken,
+			cfg.Topics.Settings:    schema.TypeSettings,
+		},
+	}, nil
+}
+
+// Run consumes until ctx is done, then flushes and commits what it fetched
+// (within Config.ShutdownTimeout) and returns nil. It returns an error when
+// an insert fails with a non-retryable error or a dead-letter write fails;
+// the batch's offsets are then not committed.
+func (s *Sink) Run(ctx context.Context) error { return s.run(ctx, false) }
+
+// Drain consumes up to the end offsets the topics have when it starts,
+// commits, and returns nil once the group's committed offsets reach them
+// (whichever member of the group wrote the records). It stops early like
+// Run when ctx is done.
+func (s *Sink) Drain(ctx context.Context) error { return s.run(ctx, true) }
+
+// Ready reports whether ClickHouse and Kafka answer, for /readyz.
+func (s *Sink) Ready(ctx context.Context) error {
+	if err := s.ch.Ping(ctx); err != nil {
+		return fmt.Errorf("clickhouse: %w", err)
+	}
+	if err := kafkaconn.Ping(ctx, s.cfg.Kafka); err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	return nil
+}
+
+// Stats returns totals since the sink started.
+func (s *Sink) Stats() Stats {
+	st := Stats{Records: s.stats.records.Load(), DeadLetters: s.stats.deadLetters.Load(), Rows: map[string]int64{}}
+	for i, t := range tables {
+		st.Rows[t.name] = s.stats.rows[i].Load()
+	}
+	return st
+}
+
+func (s *Sink) run(ctx context.Context, once bool) error {
+	if !s.used.CompareAndSwap(false, true) {
+		return errors.New("sink: Run or Drain called twice")
+	}
+	defer s.transport.CloseIdleConnections()
+	defer s.dlq.Close()
+	topics := []string{s.cfg.Topics.AuditEvents, s.cfg.Topics.Tokens, s.cfg.Topics.Settings}
+	if s.cfg.CreateTopics {
+		var ts []kafkaconn.Topic
+		for _, t := range append(topics, s.cfg.Topics.DLQ) {
+			ts = append(ts, kafkaconn.Topic{Name: t, Partitions: s.cfg.Partitions})
+		}
+		if err := kafkaconn.EnsureTopics(ctx, s.cfg.Kafka, ts...); err != nil {
+			return fmt.Errorf("sink: %w", err)
+		}
+	}
+	p := &pipeline{s: s, once: once, dec: newDecoder(), topics: topics, parts: map[topicPartition]*partition{},
+		client: &kafka.Client{Addr: kafka.TCP(s.cfg.Kafka.Brokers...), Transport: s.transport}}
+	if once {
+		targets, err := s.endOffsets(ctx, p.client, topics)
+		if err != nil {
+			return err
+		}
+		if len(targets) == 0 {
+			s.log.Info("nothing to drain: the group is at the end of every partition", "group", s.cfg.Group)
+			return nil
+		}
+		p.targets, p.unreached = targets, len(targets)
+	}
+	p.reader = kafka.NewReader(kafka.ReaderConfig{
+		Brokers:               s.cfg.Kafka.Brokers,
+		GroupID:               s.cfg.Group,
+		GroupTopics:           topics,
+		Dialer:                s.dialer,
+		QueueCapacity:         s.cfg.QueueCapacity,
+		MinBytes:              1,
+		MaxBytes:              s.cfg.FetchMaxBytes,
+		MaxWait:               s.cfg.FetchMaxWait,
+		CommitInterval:        0, // commit explicitly, after the inserts
+		StartOffset:           kafka.FirstOffset,
+		HeartbeatInterval:     s.cfg.HeartbeatInterval,
+		SessionTimeout:        s.cfg.SessionTimeout,
+		RebalanceTimeout:      s.cfg.RebalanceTimeout,
+		JoinGroupBackoff:      s.cfg.HeartbeatInterval,
+		WatchPartitionChanges: true,
+		Logger:                kafka.LoggerFunc(func(f string, a ...any) { s.log.Debug("kafka: " + fmt.Sprintf(f, a...)) }),
+		ErrorLogger:           kafka.LoggerFunc(func(f string, a ...any) { s.log.Warn("kafka: " + fmt.Sprintf(f, a...)) }),
+	})
+	s.log.Info("sink started", "group", s.cfg.Group, "topics", topics, "dlq", s.cfg.Topics.DLQ,
+		"batch_rows", s.cfg.BatchRows, "batch_age", s.cfg.BatchAge, "drain", once)
+	err := p.run(ctx)
+	if cerr := p.reader.Close(); cerr != nil {
+		s.log.Debug("closing the Kafka reader", "err", cerr)
+	}
+	return err
+}
