@@ -86,11 +86,8 @@ func (w *worker) collectAudit(ctx context.Context, upper time.Time) error {
 	if perr != nil {
 		return perr
 	}
-	if ferr != nil {
-		var te *tieError
-		if !errors.As(ferr, &te) {
-			w.c.metrics.errors.WithLabelValues(w.name, "audit").Inc()
-		}
+	if ferr != nil && !errors.Is(ferr, context.Canceled) {
+		w.c.metrics.errors.WithLabelValues(w.name, "audit").Inc()
 	}
 	return ferr
 }
@@ -182,9 +179,11 @@ func (w *worker) fetchAudit(ctx context.Context, lower, upper time.Time, known m
 		}
 		w.log.Debug("offset cap reached; new window", "from", windowMax, "previous_from", lower)
 		lower = windowMax
-		// The next window starts at lower: older IDs cannot come back.
+		// The next window starts at lower's second: older IDs cannot come
+		// back.
+		floor := lower.Truncate(time.Second)
 		for id, ts := range known {
-			if ts.Before(lower) {
+			if ts.Before(floor) {
 				delete(known, id)
 			}
 		}

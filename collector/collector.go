@@ -157,7 +157,9 @@ func (c *Collector) RunOnce(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = w.poll(ctx)
+			if errs[i] = w.poll(ctx); errs[i] != nil {
+				w.log.Error("poll failed", "err", errs[i])
+			}
 		}()
 	}
 	wg.Wait()
@@ -252,12 +254,25 @@ func startString(t time.Time) string {
 	return t.Format(time.RFC3339)
 }
 
+// maxAuthBackoff caps the pause after repeated authentication failures.
+const maxAuthBackoff = 15 * time.Minute
+
 func (w *worker) loop(ctx context.Context) {
+	authFailures := 0
 	for {
+		wait := w.c.cfg.PollInterval
 		if err := w.poll(ctx); err != nil && ctx.Err() == nil {
-			w.log.Error("poll failed; retrying after the poll interval", "err", err, "poll_interval", w.c.cfg.PollInterval)
+			if errors.Is(err, falcon.ErrAuth) {
+				// Failed token requests count against a per-IP limit
+				// shared by every tenant of the host (§8): back off.
+				authFailures++
+				wait = min(maxAuthBackoff, wait<<min(authFailures-1, 10))
+			}
+			w.log.Error("poll failed; retrying", "err", err, "retry_in", wait)
+		} else {
+			authFailures = 0
 		}
-		t := time.NewTimer(w.c.cfg.PollInterval)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -290,6 +305,9 @@ func (w *worker) poll(ctx context.Context) error {
 				break
 			}
 			errs = append(errs, fmt.Errorf("tenant %s: %s: %w", w.name, step.stage, err))
+			if errors.Is(err, falcon.ErrAuth) {
+				break // the other steps would only fail to authenticate again
+			}
 		}
 	}
 	w.c.metrics.pollDur.WithLabelValues(w.name).Observe(time.Since(start).Seconds())

@@ -51,6 +51,26 @@ func TestAuditWindowsTiesAndRestart(t *testing.T) {
 	assertExactlyOnce(t, e.auditIDs("t0"), tn.AuditEventIDs(true))
 }
 
+// Timestamps with fractions of a second, filtered with whole seconds:
+// windows and lookbacks overlap by up to a second, and nothing is
+// published twice.
+func TestFractionalTimestamps(t *testing.T) {
+	e := newEnv(t, falcontest.Config{Seed: 21, OffsetCap: 500, FractionalTimestamps: true,
+		Tenants: []falcontest.TenantConfig{{Tokens: 5, Events: 8000, Ties: 200, LateFraction: 0.2, LateMax: time.Minute, Span: 3 * time.Hour}}})
+	tn := e.emu.Tenants()[0]
+	cfg := collector.Config{PageLimit: 100, OffsetCap: 500, StartAll: true, Lookback: 90 * time.Second, SettleLag: 10 * time.Second}
+	for i := 0; i < 4; i++ {
+		if err := e.collector(cfg, e.fileStore()).RunOnce(ctxT(t, time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if m, d, x := countDiff(e.auditIDs("t0"), tn.AuditEventIDs(true)); d+x != 0 {
+			t.Fatalf("run %d: %d duplicates, %d unexpected (%d not yet published)", i, d, x, m)
+		}
+		e.clock.Advance(70 * time.Second)
+	}
+	assertExactlyOnce(t, e.auditIDs("t0"), tn.AuditEventIDs(false))
+}
+
 // More events at one instant than the offset cap can page: an error, not a
 // loop, and nothing past the group is skipped silently.
 func TestTieGroupLargerThanOffsetCap(t *testing.T) {
@@ -277,15 +297,6 @@ func TestSeveralTenants(t *testing.T) {
 	if after := len(e.read(schema.TopicAuditEvents)); after != before {
 		t.Fatalf("a rerun from the Kafka checkpoint published %d audit records again", after-before)
 	}
-}
-
-func TestReadiness(t *testing.T) {
-	e := newEnv(t, falcontest.Config{Seed: 8, Tenants: []falcontest.TenantConfig{{Tokens: 1, Events: 10}}})
-	c := e.collector(collector.Config{}, e.fileStore())
-	if err := c.Ready(ctxT(t, 10*time.Second)); err != nil {
-		t.Fatalf("Ready = %v", err)
-	}
-	e.pub.Close()
 }
 
 func eqTime(a, b *time.Time) bool {

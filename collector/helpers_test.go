@@ -174,6 +174,26 @@ func (e *env) auditIDs(tenant string) map[string]int {
 	return counts
 }
 
+// countDiff counts ids of want missing from got, duplicate publishes, and
+// ids not in want.
+func countDiff(got map[string]int, want []string) (missing, dups, extra int) {
+	w := make(map[string]bool, len(want))
+	for _, id := range want {
+		w[id] = true
+		if n := got[id]; n == 0 {
+			missing++
+		} else {
+			dups += n - 1
+		}
+	}
+	for id := range got {
+		if !w[id] {
+			extra++
+		}
+	}
+	return
+}
+
 // assertExactlyOnce checks that the topic holds want, each id once.
 func assertExactlyOnce(t *testing.T, got map[string]int, want []string) {
 	t.Helper()

@@ -75,17 +75,12 @@ func (w *worker) collectTokens(ctx context.Context) error {
 				w.state.Tokens[ch.id] = ch.state
 			}
 		}
-		w.state.Synced = true
 		if err := w.commit(pctx); err != nil {
 			return err
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-	}
-	if !w.state.Synced {
-		w.state.Synced = true
-		return w.commit(pctx)
 	}
 	return nil
 }

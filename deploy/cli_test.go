@@ -42,6 +42,7 @@ type cli struct {
 	Bin      string
 	Root     *command
 	Commands map[string]*command // by name, e.g. "collect"
+	Order    []string            // command names in help order
 	// Envs are the environment variables annotated as ($NAME) on flags.
 	Envs map[string]bool
 	// Mentioned are environment-variable-like names anywhere in the help
@@ -50,7 +51,7 @@ type cli struct {
 }
 
 var (
-	flagLineRE  = regexp.MustCompile(`^\s+(?:-\w,\s+)?--(\[no-\])?([a-z0-9][a-z0-9-]*)(?:=("[^"]*"|\S+))?(?:\s+(.*))?$`)
+	flagLineRE  = regexp.MustCompile(`^ {1,8}(?:-\w,\s+)?--(\[no-\])?([a-z0-9][a-z0-9-]*)(?:=("[^"]*"|\S+))?(?:\s+(.*))?$`)
 	envAnnotRE  = regexp.MustCompile(`\$([A-Z][A-Z0-9_]*)`)
 	envLikeRE   = regexp.MustCompile(`\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b`)
 	commandRE   = regexp.MustCompile(`^  (\S+(?: \S+)*?)(?:\s{2,}.*)?$`)
@@ -157,6 +158,7 @@ func loadCLI() (*cli, error) {
 		}
 		cmd, _ := parseHelp(s, text)
 		c.Commands[s] = cmd
+		c.Order = append(c.Order, s)
 		all = append(all, cmd)
 	}
 	for _, cmd := range all {
@@ -274,6 +276,8 @@ Flags:
       --once                      Exit when caught up.
       --a-very-long-flag-name-that-pushes-the-help=DURATION
                                   Wrapped help ($LONG_ENV).
+      --backoff-base=2s           First backoff; doubles up to
+                                  --backoff-max ($BACKOFF_BASE).
 
 Commands:
   collect    Collect audit events.
@@ -283,7 +287,7 @@ Commands:
 `
 	c, subs := parseHelp("sink", text)
 	want := map[string]string{"help": "", "log-format": `"text"`, "clickhouse-dsn": "DSN", "migrate": "", "once": "",
-		"a-very-long-flag-name-that-pushes-the-help": "DURATION"}
+		"a-very-long-flag-name-that-pushes-the-help": "DURATION", "backoff-base": "2s"}
 	if len(c.Flags) != len(want) {
 		t.Errorf("parsed %d flags, want %d: %v", len(c.Flags), len(want), c.Flags)
 	}
@@ -302,6 +306,9 @@ Commands:
 	}
 	if f := c.Flags["a-very-long-flag-name-that-pushes-the-help"]; f == nil || strings.Join(f.Envs, ",") != "LONG_ENV" {
 		t.Errorf("wrapped flag envs = %v", f)
+	}
+	if f := c.Flags["backoff-base"]; f == nil || strings.Join(f.Envs, ",") != "BACKOFF_BASE" || !strings.Contains(f.Text, "--backoff-max") {
+		t.Errorf("a continuation line starting with --: %+v", f)
 	}
 	if f := c.Flags["migrate"]; f == nil || !f.Negatable || f.takesValue() {
 		t.Errorf("migrate = %+v, want negatable boolean", f)

@@ -197,6 +197,17 @@ func TestDockerfileBuildsLikeMake(t *testing.T) {
 		t.Errorf("ENTRYPOINT runs ingest but ./cmd/ingest is missing: %v", err)
 	}
 	metricsPort(t)
+
+	// The build context never carries secrets or the git history.
+	ignore, err := os.ReadFile("Dockerfile.dockerignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{".git", "**/.env"} {
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want) + `$`).Match(ignore) {
+			t.Errorf("Dockerfile.dockerignore does not exclude %s", want)
+		}
+	}
 }
 
 // ---------- docker-compose.yml ----------
@@ -290,6 +301,27 @@ func TestCompose(t *testing.T) {
 	}
 	if !used["collect"] || !used["sink"] {
 		t.Errorf("compose runs commands %v, want collect and sink from deploy/Dockerfile", used)
+	}
+
+	// References between services and to named volumes resolve.
+	volumes := mapping(composeFile(t), "volumes")
+	for name, svc := range services {
+		for dep := range mapping(svc, "depends_on") {
+			if _, ok := services[dep]; !ok {
+				t.Errorf("docker-compose.yml: %s depends on unknown service %s", name, dep)
+			}
+			if cond := str(svc, "depends_on", dep, "condition"); cond == "service_healthy" && get(services[dep], "healthcheck") == nil {
+				t.Errorf("docker-compose.yml: %s waits for %s to be healthy, which has no healthcheck", name, dep)
+			}
+		}
+		for _, v := range toStrings(list(svc, "volumes")) {
+			src, _, _ := strings.Cut(v, ":")
+			if !strings.HasPrefix(src, ".") && !strings.HasPrefix(src, "/") {
+				if _, ok := volumes[src]; !ok {
+					t.Errorf("docker-compose.yml: %s mounts undeclared volume %s", name, src)
+				}
+			}
+		}
 	}
 }
 

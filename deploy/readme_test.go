@@ -82,10 +82,17 @@ func flagTable(b *strings.Builder, cmd *command, names []string) {
 	}
 }
 
-// flagReference renders the README's configuration reference.
+// flagReference renders the README's configuration reference: the global
+// flags, then one table per set of commands sharing flags (the Kafka flags
+// of collect, sink and run are listed once, not three times). Two flags
+// are the same when name, value and help text all match.
 func flagReference(t *testing.T, c *cli) string {
 	t.Helper()
 	var b strings.Builder
+	b.WriteString("\n| Command | What it does |\n|---|---|\n")
+	for _, name := range c.Order {
+		fmt.Fprintf(&b, "| `ingest %s` | %s |\n", name, description(c.Commands[name].Help))
+	}
 	b.WriteString("\n### Global flags (every command)\n\n")
 	var globals []string
 	for _, n := range c.Root.Order {
@@ -94,48 +101,63 @@ func flagReference(t *testing.T, c *cli) string {
 		}
 	}
 	flagTable(&b, c.Root, globals)
+
+	type entry struct {
+		f    *flagInfo
+		cmds []string
+	}
+	var keys []string
+	entries := map[string]*entry{}
 	for _, name := range documentedCommands {
 		cmd := c.command(t, name)
-		fmt.Fprintf(&b, "\n### `ingest %s`\n\n", name)
-		if line := firstHelpLine(cmd.Help); line != "" {
-			b.WriteString(line + "\n\n")
-		}
-		own := c.own(cmd)
-		if name == "run" {
-			// run is collect + sink in one process: say so instead of
-			// repeating both tables, and list what only run has.
-			shared := map[string]bool{}
-			for _, other := range []string{"collect", "sink"} {
-				for n := range c.command(t, other).Flags {
-					shared[n] = true
-				}
+		for _, n := range c.own(cmd) {
+			f := cmd.Flags[n]
+			k := f.Name + "\x00" + f.Value + "\x00" + f.Text
+			if entries[k] == nil {
+				entries[k] = &entry{f: f}
+				keys = append(keys, k)
 			}
-			var extra []string
-			for _, n := range own {
-				if !shared[n] {
-					extra = append(extra, n)
-				}
-			}
-			fmt.Fprintf(&b, "Accepts every flag of `ingest collect` and `ingest sink` (%d in all)", len(own)-len(extra))
-			if len(extra) == 0 {
-				b.WriteString(".\n")
-				continue
-			}
-			b.WriteString(", and:\n\n")
-			own = extra
+			entries[k].cmds = append(entries[k].cmds, name)
 		}
-		if len(own) == 0 {
-			b.WriteString("No flags besides the global ones.\n")
-			continue
+	}
+	var groups []string
+	members := map[string][]*flagInfo{}
+	for _, k := range keys {
+		g := strings.Join(entries[k].cmds, ",")
+		if members[g] == nil {
+			groups = append(groups, g)
 		}
-		flagTable(&b, cmd, own)
+		members[g] = append(members[g], entries[k].f)
+	}
+	for _, g := range groups {
+		var names []string
+		for _, n := range strings.Split(g, ",") {
+			names = append(names, "`ingest "+n+"`")
+		}
+		fmt.Fprintf(&b, "\n### Flags of %s\n\n", joinAnd(names))
+		b.WriteString("| Flag (default or value) | Environment | Description |\n|---|---|---|\n")
+		for _, f := range members[g] {
+			b.WriteString(flagRow(f))
+		}
+	}
+	for _, name := range documentedCommands {
+		if len(c.own(c.command(t, name))) == 0 {
+			fmt.Fprintf(&b, "\n`ingest %s` has no flags besides the global ones.\n", name)
+		}
 	}
 	b.WriteString("\n")
 	return b.String()
 }
 
-// firstHelpLine is the command's description, the paragraph after Usage.
-func firstHelpLine(help string) string {
+func joinAnd(items []string) string {
+	if len(items) <= 1 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+}
+
+// description is a command's help paragraph after the Usage line.
+func description(help string) string {
 	paras := strings.Split(help, "\n\n")
 	if len(paras) < 2 || strings.HasPrefix(strings.TrimSpace(paras[1]), "Flags:") {
 		return ""
@@ -277,7 +299,12 @@ func TestREADMEStructure(t *testing.T) {
 	if first == nil || !regexp.MustCompile(`(?m)^make demo\b`).MatchString(first[1]) || !regexp.MustCompile(`(?m)^make test\b`).MatchString(first[1]) {
 		t.Errorf("README.md's first code block must be the two commands, make demo and make test; got %q", first)
 	}
+	checked := map[string]bool{}
 	for _, m := range regexp.MustCompile(`\]\(([^)#:]+)(?:#[^)]*)?\)`).FindAllStringSubmatch(text, -1) {
+		if checked[m[1]] {
+			continue
+		}
+		checked[m[1]] = true
 		if _, err := os.Stat(filepath.Join(repoRoot(), m[1])); err != nil {
 			t.Errorf("README.md links %s: %v", m[1], err)
 		}

@@ -42,6 +42,11 @@
 //		p.SetCursor(batch.MaxTimestamp)
 //	}
 //
+// Log lines that other code writes to the terminal while a bar is drawn
+// would be glued to the bar; write them through Writer (for example
+// slog.NewTextHandler(progress.Writer(os.Stderr), nil)) and they appear
+// above it instead.
+//
 // Always Stop a started Reporter: it ends its goroutine, finishes the bar
 // line and releases the terminal for the next Reporter.
 package progress

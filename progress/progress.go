@@ -132,6 +132,8 @@ type Reporter struct {
 	bar      bool       // this reporter owns the terminal line
 	barWidth func() int // terminal columns, 0 = unlimited
 	drawn    bool       // a bar line is on screen
+	line     string     // the bar line last drawn
+	finished bool       // Stop ran: draw no more
 
 	loopStarted atomic.Bool
 	stopOnce    sync.Once
@@ -309,15 +311,21 @@ func (r *Reporter) Snapshot() Snapshot {
 	return s
 }
 
-// Log writes one progress line through the logger now.
+// Log writes one progress line through the logger now. The bar is cleared
+// first and redrawn after, so the line never trails the bar. outMu is not
+// held while logging: the logger may write through Writer, which takes it.
 func (r *Reporter) Log() {
 	s := r.Snapshot()
 	r.outMu.Lock()
-	defer r.outMu.Unlock()
 	r.clearLocked()
+	r.outMu.Unlock()
 	r.cfg.Logger.LogAttrs(context.Background(), slog.LevelInfo, "progress", s.LogAttrs()...)
 	if r.bar {
-		r.drawLocked(s)
+		r.outMu.Lock()
+		if !r.finished {
+			r.drawLocked(s)
+		}
+		r.outMu.Unlock()
 	}
 }
 
@@ -338,6 +346,7 @@ func (r *Reporter) Stop() Snapshot {
 			r.drawn = false
 			barOwner.CompareAndSwap(r, nil)
 		}
+		r.finished = true
 		r.outMu.Unlock()
 		avg := 0.0
 		if sec := s.Elapsed.Seconds(); sec > 0 {
@@ -354,7 +363,9 @@ func (r *Reporter) draw() {
 	s := r.Snapshot()
 	r.outMu.Lock()
 	defer r.outMu.Unlock()
-	r.drawLocked(s)
+	if !r.finished {
+		r.drawLocked(s)
+	}
 }
 
 func (r *Reporter) drawLocked(s Snapshot) {
@@ -362,6 +373,7 @@ func (r *Reporter) drawLocked(s Snapshot) {
 	if w := r.barWidth(); w > 1 {
 		line = truncate(line, w-1) // never wrap: a wrapped line cannot be redrawn with \r
 	}
+	r.line = line
 	_, _ = io.WriteString(r.cfg.Output, "\r"+line+"\x1b[K")
 	r.drawn = true
 }

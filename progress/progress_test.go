@@ -391,3 +391,44 @@ func TestEmptySpan(t *testing.T) {
 		t.Errorf("empty span fraction = %v, %v; want 1 (nothing to do)", f, ok)
 	}
 }
+
+func TestWriterKeepsLogLinesOffTheBar(t *testing.T) {
+	var term syncBuffer // the terminal: bar and log lines share it
+	log := slog.New(slog.NewTextHandler(Writer(&term), &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	// Without a bar the writer is transparent.
+	log.Info("before")
+	if got := term.String(); got != "level=INFO msg=before\n" {
+		t.Fatalf("no bar: %q", got)
+	}
+
+	r := Start(Config{Name: "audit", Total: 10, Output: &term, Bar: BarOn, Width: 4, Interval: -1,
+		RefreshInterval: time.Hour, Logger: log})
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(term.String(), "\raudit [") {
+		if time.Now().After(deadline) {
+			t.Fatal("bar never drawn")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	mark := len(term.String())
+	log.Info("elsewhere")
+	got := term.String()[mark:]
+	want := "\r\x1b[Klevel=INFO msg=elsewhere\n\raudit [>   ]   0.0%  0/10  0.0/s  ETA --\x1b[K"
+	if got != want {
+		t.Errorf("log line with a bar shown:\n got %q\nwant %q", got, want)
+	}
+	r.Stop()
+	// After Stop the line is finished; later log lines pass straight through.
+	mark = len(term.String())
+	log.Info("after")
+	if got := term.String()[mark:]; got != "level=INFO msg=after\n" {
+		t.Errorf("after Stop: %q", got)
+	}
+}

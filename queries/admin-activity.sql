@@ -73,20 +73,23 @@ ORDER BY day
 SELECT
     at,
     action_name AS action,
-    actor,
+    e_actor AS actor,
     token_id,
     label
 FROM
 (
-    SELECT
+    -- Redelivered copies of an event are identical: DISTINCT collapses them without FINAL (one token
+    -- cannot get the same action from the same actor twice in one second).
+    SELECT DISTINCT
         timestamp AS at,
         multiIf(action = 'token_create', 'created', action = 'token_revoke', 'revoked', 'deleted') AS action_name,
-        actor,
-        token_id,
-        id AS event_id
-    FROM audit_events FINAL
+        actor AS e_actor,
+        token_id
+    FROM audit_events
     WHERE tenant = @tenant AND timestamp >= @since AND timestamp < @until
       AND action IN ('token_create', 'token_revoke', 'token_delete')
+    ORDER BY at, token_id, action_name, e_actor
+    LIMIT @limit
 )
 LEFT JOIN
 (
@@ -94,8 +97,7 @@ LEFT JOIN
     FROM tokens FINAL
     WHERE tenant = @tenant
 ) USING token_id
-ORDER BY at, event_id
-LIMIT @limit
+ORDER BY at, token_id, action, actor
 
 -- section: quick_create_delete "Created and deleted by the same actor within the window"
 -- A token that lives briefly and leaves by its creator's hand can hide a leaked installation.

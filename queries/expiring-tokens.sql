@@ -36,33 +36,16 @@ LEFT JOIN
 ORDER BY expires, token_id
 
 -- section: never_expire "Never expire"
--- A token without expiry stays usable until someone revokes it. Oldest first.
+-- A token without expiry stays usable until someone revokes it. Oldest first; policy-findings names
+-- their creators.
 SELECT
-    token_id,
+    id AS token_id,
     label,
-    created,
-    created_by,
-    age_days,
-    last_used,
-    days_since_last_use
-FROM
-(
-    SELECT
-        id AS token_id,
-        label,
-        created_timestamp AS created,
-        intDiv(dateDiff('second', created_timestamp, @now), 86400) AS age_days,
-        last_used_timestamp AS last_used,
-        intDiv(dateDiff('second', last_used_timestamp, @now), 86400) AS days_since_last_use
-    FROM tokens FINAL
-    WHERE tenant = @tenant AND deleted = 0 AND revoked_timestamp IS NULL AND status NOT IN ('revoked', 'expired')
-      AND expires_timestamp IS NULL
-)
-LEFT JOIN
-(
-    SELECT token_id, argMin(actor, timestamp) AS created_by
-    FROM audit_events
-    WHERE tenant = @tenant AND action = 'token_create'
-    GROUP BY token_id
-) USING token_id
+    created_timestamp AS created,
+    intDiv(dateDiff('second', created_timestamp, @now), 86400) AS age_days,
+    last_used_timestamp AS last_used,
+    intDiv(dateDiff('second', last_used_timestamp, @now), 86400) AS days_since_last_use
+FROM tokens FINAL
+WHERE tenant = @tenant AND deleted = 0 AND revoked_timestamp IS NULL AND status NOT IN ('revoked', 'expired')
+  AND expires_timestamp IS NULL
 ORDER BY created, token_id

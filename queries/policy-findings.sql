@@ -47,9 +47,11 @@ FROM
                 arrayMap(x -> tupleElement(x, 2), evs) AS ev_actors
             FROM
             (
+                -- Only the events after the last collection that saw tokens_required on.
                 SELECT tenant, arraySort(groupArray((toUInt32(timestamp), actor))) AS evs
                 FROM audit_events
                 WHERE tenant = @tenant AND action = 'customer_settings_update'
+                  AND timestamp > (SELECT maxIf(collected_at, tokens_required = 1) FROM settings_changes WHERE tenant = @tenant)
                 GROUP BY tenant
             )
         ) USING tenant
@@ -139,8 +141,14 @@ FROM
     )
     LEFT JOIN
     (
+        -- The revoke event carries the revocation time: read only the granules holding those instants.
         SELECT token_id, argMax(actor, timestamp) AS revoked_by
         FROM audit_events
+        PREWHERE timestamp IN (
+            SELECT revoked_timestamp FROM token_changes
+            WHERE tenant = @tenant AND revoked_timestamp IS NOT NULL AND last_used_timestamp > revoked_timestamp
+              AND last_used_timestamp >= @since AND last_used_timestamp < @until
+        )
         WHERE tenant = @tenant AND action = 'token_revoke'
         GROUP BY token_id
     ) USING token_id
@@ -166,6 +174,7 @@ FROM
                 SELECT token_id, timestamp AS del_at, actor AS del_by
                 FROM audit_events
                 WHERE tenant = @tenant AND action = 'token_delete' AND token_id != ''
+                  AND timestamp >= @since AND timestamp < @until
                 UNION ALL
                 SELECT id AS token_id, collected_at AS del_at, '' AS del_by
                 FROM token_changes
@@ -176,9 +185,12 @@ FROM
         )
         LEFT JOIN
         (
+            -- A revoke long before the deletion shows in the collected state (revoked_seen); the audit
+            -- trail covers one the collections missed, shortly before the deletion.
             SELECT token_id, argMax(action, timestamp) AS last_revoke_or_restore
             FROM audit_events
             WHERE tenant = @tenant AND action IN ('token_revoke', 'token_restore')
+              AND timestamp >= subtractDays(@since, 30) AND timestamp < @until
             GROUP BY token_id
         ) USING token_id
     )
@@ -247,9 +259,11 @@ FROM
                 arrayMap(x -> tupleElement(x, 2), evs) AS ev_actors
             FROM
             (
+                -- Only events after the last collection before the period can explain a change in it.
                 SELECT tenant, arraySort(groupArray((toUInt32(timestamp), actor))) AS evs
                 FROM audit_events
-                WHERE tenant = @tenant AND action = 'customer_settings_update'
+                WHERE tenant = @tenant AND action = 'customer_settings_update' AND timestamp < @until
+                  AND timestamp > (SELECT max(collected_at) FROM settings_changes WHERE tenant = @tenant AND collected_at < @since)
                 GROUP BY tenant
             )
         ) USING tenant
@@ -268,43 +282,61 @@ SELECT
     if(limits[i] < 0, NULL, limits[i]) AS max_active_tokens
 FROM
 (
+    -- One row. A token is valid from a collection that saw it valid until the next collection or its
+    -- expiry; such an interval covers the day instants a (inclusive) to b (exclusive), so the count per
+    -- day is the running sum of +1 at a and -1 at b.
     SELECT
+        toUInt32(dateDiff('day', toDate(@since), toDate(@until - 1)) + 1) AS n,
         arrayMap(j -> toDate(@since) + j, range(n)) AS days,
-        arrayMap(j -> least(toUInt32(@since) - toUInt32(@since) % 86400 + (j + 1) * 86400, toUInt32(@until)), range(n)) AS instants,
-        (
-            SELECT sumForEach(flags)
-            FROM
-            (
-                SELECT arrayMap(t -> toUInt64(arrayExists(iv -> tupleElement(iv, 1) <= t AND t < tupleElement(iv, 2), ivs)),
-                                arrayMap(j -> least(toUInt32(@since) - toUInt32(@since) % 86400 + (j + 1) * 86400, toUInt32(@until)),
-                                         range(toUInt32(dateDiff('day', toDate(@since), toDate(@until - 1)) + 1)))) AS flags
-                FROM
-                (
-                    SELECT arrayMap(k -> (tupleElement(vs[k], 1),
-                                          least(if(k < length(vs), tupleElement(vs[k + 1], 1), toUInt32(4294967295)),
-                                                if(tupleElement(vs[k], 3) = 0, toUInt32(4294967295), tupleElement(vs[k], 3)))),
-                                    arrayFilter(k -> tupleElement(vs[k], 2) = 1, arrayEnumerate(vs))) AS ivs
-                    FROM
-                    (
-                        SELECT id, arraySort(groupArray((toUInt32(collected_at),
-                            toUInt8(deleted = 0 AND revoked_timestamp IS NULL AND status NOT IN ('revoked', 'expired')),
-                            toUInt32(ifNull(expires_timestamp, toDateTime(0)))))) AS vs
-                        FROM token_changes
-                        WHERE tenant = @tenant AND collected_at < @until
-                        GROUP BY id
-                    )
-                    WHERE length(vs) > 0
-                )
-                WHERE length(ivs) > 0
-            )
-        ) AS counts,
+        sumMap([a, b], [toInt64(1), toInt64(-1)]) AS deltas,
+        arrayCumSum(arrayMap(j -> if(has(tupleElement(deltas, 1), j),
+                                     tupleElement(deltas, 2)[indexOf(tupleElement(deltas, 1), j)], 0),
+                             range(n))) AS counts,
         (
             SELECT arraySort(groupArray((toUInt32(collected_at), ifNull(max_active_tokens, -1))))
             FROM settings_changes
             WHERE tenant = @tenant
         ) AS sv,
-        arrayMap(t -> if(arrayExists(x -> tupleElement(x, 1) <= t, sv), tupleElement(arrayFilter(x -> tupleElement(x, 1) <= t, sv)[-1], 2), -1), instants) AS limits,
-        toUInt32(dateDiff('day', toDate(@since), toDate(@until - 1)) + 1) AS n
+        arrayMap(t -> if(arrayExists(x -> tupleElement(x, 1) <= t, sv),
+                         tupleElement(arrayFilter(x -> tupleElement(x, 1) <= t, sv)[-1], 2), -1),
+            arrayMap(j -> least(toUInt32(@since) - toUInt32(@since) % 86400 + (j + 1) * 86400, toUInt32(@until)),
+                     range(n))) AS limits
+    FROM
+    (
+        SELECT
+            if(lo > toUInt32(@until), toInt64(n_days),
+               least(greatest(0, intDiv(toInt64(lo) - day0 + 86399, 86400) - 1), n_days - 1)) AS a,
+            if(hi > toUInt32(@until), toInt64(n_days),
+               least(greatest(0, intDiv(toInt64(hi) - day0 + 86399, 86400) - 1), n_days - 1)) AS b
+        FROM
+        (
+            SELECT
+                tupleElement(iv, 1) AS lo,
+                tupleElement(iv, 2) AS hi,
+                tupleElement(iv, 3) AS valid,
+                toInt64(toUInt32(@since) - toUInt32(@since) % 86400) AS day0,
+                toInt64(dateDiff('day', toDate(@since), toDate(@until - 1)) + 1) AS n_days
+            FROM
+            (
+                SELECT arrayMap((v, next) -> (tupleElement(v, 1),
+                                              least(next, if(tupleElement(v, 3) = 0, toUInt32(4294967295), tupleElement(v, 3))),
+                                              tupleElement(v, 2)),
+                                vs, arrayPushBack(arrayPopFront(arrayMap(x -> tupleElement(x, 1), vs)), toUInt32(4294967295))) AS ivs
+                FROM
+                (
+                    SELECT id, arraySort(groupArray((toUInt32(collected_at),
+                        toUInt8(deleted = 0 AND revoked_timestamp IS NULL AND status NOT IN ('revoked', 'expired')),
+                        toUInt32(ifNull(expires_timestamp, toDateTime(0)))))) AS vs
+                    FROM token_changes
+                    WHERE tenant = @tenant AND collected_at < @until
+                    GROUP BY id
+                )
+            )
+            ARRAY JOIN ivs AS iv
+        )
+        WHERE valid = 1 AND hi > lo
+    )
+    WHERE a < b
 )
 ARRAY JOIN days AS day, arrayEnumerate(days) AS i
 ORDER BY day

@@ -2,18 +2,21 @@
 -- title: Token lifecycle
 -- description: Per token, the ordered timeline of its lifecycle (created, label or expiry changed, revoked,
 -- description: restored, deleted) with the actors, the time to its first use and its active lifetime.
--- description: Without a token or label filter, it covers the tokens with lifecycle activity in the period.
+-- description: It covers the tokens whose collected state changed in the period (created, changed, used, revoked,
+-- description: restored or deleted) or that expired in it, or those a token or label filter names.
 -- param: tenant String = default "Falcon tenant (CID) to report on"
 -- param: now DateTime = now "Reference time: lifetimes of live tokens run until it"
--- param: since DateTime = 30d "Start of the period (used when neither token nor label is given)"
--- param: until DateTime = now "End of the period, exclusive (used when neither token nor label is given)"
--- param: token String = "" "Only this token id"
+-- param: since DateTime = 30d "Start of the period: its audit events make the timeline"
+-- param: until DateTime = now "End of the period (exclusive)"
+-- param: token String = "" "Only this token id (then its period activity is not required)"
 -- param: label String = "" "Only tokens whose label matches this pattern (case-insensitive; * or % any text, _ one character)"
 -- param: limit Int = 100 "At most this many tokens, oldest first"
 
 -- section: tokens "Tokens"
--- first_used is the earliest use a collection observed; days_to_first_use counts from creation.
--- active_days counts from creation to deletion, expiry or now, less the time spent revoked.
+-- From the collected token states (the whole history): first_used is the earliest use a collection
+-- observed, revocations and restores count state changes, active_days runs from creation to deletion,
+-- expiry or now, less the time spent revoked (restores are timed by the collection that saw them).
+-- created_by and deleted_by come from the audit trail.
 SELECT
     token_id,
     label,
@@ -24,20 +27,12 @@ SELECT
     if(first_used IS NULL, NULL, round(dateDiff('second', created, assumeNotNull(first_used)) / 86400, 1)) AS days_to_first_use,
     revocations,
     restores,
-    deleted_at,
+    if(audit_deleted_at IS NULL, if(seen_deleted_at = 0, NULL, toDateTime(seen_deleted_at, 'UTC')), audit_deleted_at) AS deleted_at,
     deleted_by,
-    round(greatest(0, toInt64(end_at) - toUInt32(created)
-        - arraySum(arrayMap(r -> greatest(0, toInt64(least(end_at,
-                if(arrayFirst(s -> s > r, restore_times) = 0, end_at, arrayFirst(s -> s > r, restore_times)))) - r),
-            arrayFilter(r -> r < end_at, revoke_times)))) / 86400, 1) AS active_days
+    round(active_seconds / 86400, 1) AS active_days
 FROM
 (
-    SELECT
-        *,
-        if(deleted = 1 AND deleted_at IS NOT NULL, toUInt32(assumeNotNull(deleted_at)), toUInt32(@now)) AS deleted_or_now,
-        least(deleted_or_now, if(expires IS NULL, deleted_or_now, toUInt32(assumeNotNull(expires)))) AS end_at,
-        if(empty(audit_revokes) AND revoked IS NOT NULL, [toUInt32(assumeNotNull(revoked))], audit_revokes) AS revoke_times,
-        audit_restores AS restore_times
+    SELECT *
     FROM
     (
         SELECT *
@@ -50,10 +45,7 @@ FROM
                         revoked_timestamp IS NOT NULL OR status = 'revoked', 'revoked',
                         status = 'expired' OR expires_timestamp <= @now, 'expired',
                         'valid') AS state,
-                deleted,
-                created_timestamp AS created,
-                expires_timestamp AS expires,
-                revoked_timestamp AS revoked
+                created_timestamp AS created
             FROM tokens FINAL
             WHERE tenant = @tenant
               AND (@token = '' OR id = @token)
@@ -61,49 +53,86 @@ FROM
               AND (@token != '' OR @label != ''
                    OR (created_timestamp >= @since AND created_timestamp < @until)
                    OR (expires_timestamp >= @since AND expires_timestamp < @until)
-                   OR id IN (SELECT token_id FROM audit_events
-                             WHERE tenant = @tenant AND timestamp >= @since AND timestamp < @until)
                    OR id IN (SELECT id FROM token_changes
-                             WHERE tenant = @tenant AND last_used_timestamp >= @since AND last_used_timestamp < @until))
-            ORDER BY created, token_id
+                             WHERE tenant = @tenant AND collected_at >= @since AND collected_at < @until))
+            ORDER BY created_timestamp, id
             LIMIT @limit
         )
         LEFT JOIN
         (
             SELECT
-                e_token AS token_id,
-                argMinIf(e_actor, e_at, e_action = 'token_create') AS created_by,
-                countIf(e_action = 'token_revoke') AS revocations,
-                countIf(e_action = 'token_restore') AS restores,
-                if(countIf(e_action = 'token_delete') = 0, NULL, minIf(e_at, e_action = 'token_delete')) AS deleted_at,
-                argMinIf(e_actor, e_at, e_action = 'token_delete') AS deleted_by,
-                arraySort(groupArrayIf(toUInt32(e_at), e_action = 'token_revoke')) AS audit_revokes,
-                arraySort(groupArrayIf(toUInt32(e_at), e_action = 'token_restore')) AS audit_restores
+                token_id,
+                first_used,
+                arraySum(arrayMap((r, p) -> toUInt64(r = 1 AND p = 0), revoked_flags, prev_flags)) AS revocations,
+                arraySum(arrayMap((r, p) -> toUInt64(r = 0 AND p = 1), revoked_flags, prev_flags)) AS restores,
+                tupleElement(arrayFirst(x -> tupleElement(x, 3) = 1, vs), 1) AS seen_deleted_at,
+                arraySum(arrayMap((b, e, ok) -> if(ok = 1, greatest(0, toInt64(e) - b), 0), starts, ends, valid_flags)) AS active_seconds
             FROM
             (
-                -- One row per event id: redelivered copies collapse.
-                SELECT id, any(token_id) AS e_token, any(action) AS e_action, any(actor) AS e_actor, any(timestamp) AS e_at
-                FROM audit_events
-                WHERE tenant = @tenant AND token_id != '' AND action IN ('token_create', 'token_revoke', 'token_restore', 'token_delete')
-                GROUP BY id
+                SELECT
+                    token_id,
+                    first_used,
+                    vs,
+                    arrayMap(x -> tupleElement(x, 2), vs) AS revoked_flags,
+                    arrayPushFront(arrayPopBack(revoked_flags), toUInt8(0)) AS prev_flags,
+                    arrayMap(x -> toUInt8(tupleElement(x, 2) = 0 AND tupleElement(x, 3) = 0), vs) AS valid_flags,
+                    -- A version starts at its collection, the first at creation, one that shows a new
+                    -- revocation at the revocation instant.
+                    arrayPushFront(arrayPopFront(arrayMap((x, p) -> if(tupleElement(x, 2) = 1 AND p = 0 AND tupleElement(x, 4) > 0,
+                                                                       tupleElement(x, 4), tupleElement(x, 1)), vs, prev_flags)),
+                                   tupleElement(vs[1], 6)) AS starts,
+                    arrayMap((next, x) -> least(next, if(tupleElement(x, 5) = 0, next, tupleElement(x, 5))),
+                             arrayPushBack(arrayPopFront(starts), toUInt32(@now)), vs) AS ends
+                FROM
+                (
+                    SELECT
+                        id AS token_id,
+                        min(last_used_timestamp) AS first_used,
+                        arraySort(groupArray((toUInt32(collected_at),
+                                              toUInt8(revoked_timestamp IS NOT NULL OR status = 'revoked'),
+                                              deleted,
+                                              toUInt32(ifNull(revoked_timestamp, toDateTime(0))),
+                                              toUInt32(ifNull(expires_timestamp, toDateTime(0))),
+                                              toUInt32(created_timestamp)))) AS vs
+                    FROM token_changes
+                    WHERE tenant = @tenant AND collected_at <= @now
+                    GROUP BY token_id
+                )
             )
-            GROUP BY e_token
         ) USING token_id
     )
     LEFT JOIN
     (
-        SELECT id AS token_id, min(last_used_timestamp) AS first_used
-        FROM token_changes
-        WHERE tenant = @tenant
+        -- Creation and deletion events. A creation happens at the token's created_timestamp: reading
+        -- only the audit granules holding those instants keeps this cheap on a long history.
+        SELECT
+            token_id,
+            argMinIf(actor, timestamp, action = 'token_create') AS created_by,
+            if(countIf(action = 'token_delete') = 0, NULL, minIf(timestamp, action = 'token_delete')) AS audit_deleted_at,
+            argMinIf(actor, timestamp, action = 'token_delete') AS deleted_by
+        FROM audit_events
+        PREWHERE timestamp IN (
+            SELECT created_timestamp FROM tokens FINAL
+            WHERE tenant = @tenant
+                  AND (@token = '' OR id = @token)
+                  AND (@label = '' OR lower(label) LIKE lower(replaceAll(@label, '*', '%')))
+                  AND (@token != '' OR @label != ''
+                       OR (created_timestamp >= @since AND created_timestamp < @until)
+                       OR (expires_timestamp >= @since AND expires_timestamp < @until)
+                       OR id IN (SELECT id FROM token_changes
+                                 WHERE tenant = @tenant AND collected_at >= @since AND collected_at < @until))
+                ORDER BY created_timestamp, id
+                LIMIT @limit
+        ) OR (timestamp >= @since AND timestamp < @until)
+        WHERE tenant = @tenant AND action IN ('token_create', 'token_delete')
         GROUP BY token_id
     ) USING token_id
 )
--- ClickHouse 18.16 drops subquery columns that only a lambda reads: name them here too.
-WHERE NOT ignore(end_at, restore_times)
 ORDER BY created, token_id
 
 -- section: timeline "Timeline"
--- Audit events of each token in time order, with the first observed use and the expiry when past.
+-- Each token's creation, its audit events in the period, its first observed use and its expiry when
+-- past, in time order.
 SELECT
     token_id,
     label,
@@ -113,7 +142,7 @@ SELECT
     detail
 FROM
 (
-    SELECT token_id, at, event, actor, detail, rank, event_id
+    SELECT token_id, at, event, actor, detail, rank, event_key
     FROM
     (
         SELECT
@@ -126,21 +155,42 @@ FROM
             e_description AS detail,
             toUInt8(multiIf(e_action = 'token_create', 1, e_action = 'token_update', 2, e_action = 'token_revoke', 4,
                             e_action = 'token_restore', 5, e_action = 'token_delete', 7, 8)) AS rank,
-            id AS event_id
+            e_description AS event_key
         FROM
         (
-            -- One row per event id: redelivered copies collapse.
-            SELECT id, any(token_id) AS e_token, any(timestamp) AS e_at, any(action) AS e_action,
-                   any(actor) AS e_actor, any(description) AS e_description
+            -- Redelivered copies of an event are identical: DISTINCT collapses them.
+            SELECT DISTINCT token_id AS e_token, timestamp AS e_at, action AS e_action,
+                   actor AS e_actor, description AS e_description
             FROM audit_events
-            WHERE tenant = @tenant AND token_id != ''
+            PREWHERE (timestamp >= @since AND timestamp < @until)
+                  OR timestamp IN (
+                SELECT created_timestamp FROM tokens FINAL
+                WHERE tenant = @tenant
+                      AND (@token = '' OR id = @token)
+                      AND (@label = '' OR lower(label) LIKE lower(replaceAll(@label, '*', '%')))
+                      AND (@token != '' OR @label != ''
+                           OR (created_timestamp >= @since AND created_timestamp < @until)
+                           OR (expires_timestamp >= @since AND expires_timestamp < @until)
+                           OR id IN (SELECT id FROM token_changes
+                                     WHERE tenant = @tenant AND collected_at >= @since AND collected_at < @until))
+                    ORDER BY created_timestamp, id
+                    LIMIT @limit
+            )
+            WHERE tenant = @tenant
+              AND (action = 'token_create' OR (timestamp >= @since AND timestamp < @until))
               AND token_id IN (
                 SELECT id FROM tokens FINAL
                 WHERE tenant = @tenant
-                  AND (@token = '' OR id = @token)
-                  AND (@label = '' OR lower(label) LIKE lower(replaceAll(@label, '*', '%')))
+                      AND (@token = '' OR id = @token)
+                      AND (@label = '' OR lower(label) LIKE lower(replaceAll(@label, '*', '%')))
+                      AND (@token != '' OR @label != ''
+                           OR (created_timestamp >= @since AND created_timestamp < @until)
+                           OR (expires_timestamp >= @since AND expires_timestamp < @until)
+                           OR id IN (SELECT id FROM token_changes
+                                     WHERE tenant = @tenant AND collected_at >= @since AND collected_at < @until))
+                    ORDER BY created_timestamp, id
+                    LIMIT @limit
               )
-            GROUP BY id
         )
         UNION ALL
         SELECT
@@ -150,7 +200,7 @@ FROM
             '' AS actor,
             'first use observed by a collection' AS detail,
             toUInt8(3) AS rank,
-            '' AS event_id
+            '' AS event_key
         FROM token_changes
         WHERE tenant = @tenant AND last_used_timestamp IS NOT NULL
         GROUP BY token_id
@@ -162,7 +212,7 @@ FROM
             '' AS actor,
             'expiry passed' AS detail,
             toUInt8(6) AS rank,
-            '' AS event_id
+            '' AS event_key
         FROM tokens FINAL
         WHERE tenant = @tenant AND expires_timestamp <= @now
     )
@@ -172,16 +222,14 @@ INNER JOIN
     SELECT id AS token_id, label, created_timestamp AS created
     FROM tokens FINAL
     WHERE tenant = @tenant
-      AND (@token = '' OR id = @token)
-      AND (@label = '' OR lower(label) LIKE lower(replaceAll(@label, '*', '%')))
-      AND (@token != '' OR @label != ''
-           OR (created_timestamp >= @since AND created_timestamp < @until)
-           OR (expires_timestamp >= @since AND expires_timestamp < @until)
-           OR id IN (SELECT token_id FROM audit_events
-                     WHERE tenant = @tenant AND timestamp >= @since AND timestamp < @until)
-           OR id IN (SELECT id FROM token_changes
-                     WHERE tenant = @tenant AND last_used_timestamp >= @since AND last_used_timestamp < @until))
-    ORDER BY created, token_id
-    LIMIT @limit
+          AND (@token = '' OR id = @token)
+          AND (@label = '' OR lower(label) LIKE lower(replaceAll(@label, '*', '%')))
+          AND (@token != '' OR @label != ''
+               OR (created_timestamp >= @since AND created_timestamp < @until)
+               OR (expires_timestamp >= @since AND expires_timestamp < @until)
+               OR id IN (SELECT id FROM token_changes
+                         WHERE tenant = @tenant AND collected_at >= @since AND collected_at < @until))
+        ORDER BY created_timestamp, id
+        LIMIT @limit
 ) USING token_id
-ORDER BY created, token_id, at, rank, event_id
+ORDER BY created, token_id, at, rank, actor, event_key

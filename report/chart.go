@@ -17,7 +17,7 @@ const (
 	padT, padB     = 34, 40
 )
 
-var palette = []string{"#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2"}
+var palette = []string{"#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"}
 
 // chartSVG draws a section's chart as a self-contained inline SVG element
 // (class "chart", data-chart "report/section"). It returns false when the
@@ -149,7 +149,7 @@ func toFloat(v any) float64 {
 }
 
 // niceScale returns an axis maximum >= top and a tick step: 1, 2 or 5 times
-// a power of ten, with four to ten steps.
+// a power of ten, with at most five steps.
 func niceScale(top float64) (float64, float64) {
 	if top <= 0 || math.IsNaN(top) {
 		return 1, 1

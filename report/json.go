@@ -53,7 +53,7 @@ func renderJSON(w io.Writer, res *queries.Result) error {
 			b.WriteString(`{"name":`)
 			str(&b, c.Name)
 			b.WriteString(`,"type":`)
-			str(&b, c.Type)
+			str(&b, jsonType(c))
 			b.WriteByte('}')
 		}
 		b.WriteString(`],"rows":[`)

@@ -28,7 +28,8 @@ type Config struct {
 	FetchMaxBytes int
 	// FetchMaxWait is how long the client waits for a fetch when no data
 	// is ready (the broker is asked for 3/4 of it); default 1s. Closing the
-	// reader waits for pending fetches, so it takes up to this long.
+	// reader waits for pending fetches, so it takes up to this long; Drain,
+	// which closes it as soon as it is done, uses at most drainMaxWait.
 	FetchMaxWait time.Duration
 	// QueueCapacity is the reader's queue of fetched messages; default 1000.
 	QueueCapacity int

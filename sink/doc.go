@@ -24,6 +24,12 @@
 // tokentrail_sink_wrong_topic_records_total: it is self-describing, so
 // nothing is gained by dead-lettering it.
 //
+// Drain (ingest sink --once) reads the end offset of every partition when it
+// starts and returns once the group's committed offsets reach them, whichever
+// member of the group committed. It assumes the last offset of a partition
+// holds a record, as on the plain topics the collector writes (a compacted or
+// transactional topic could end on a gap the group never commits past).
+//
 // A record that cannot be decoded or validated (invalid JSON, unknown
 // record_type, a schema_version newer than this build, a field failing
 // validation, or a timestamp outside what ClickHouse DateTime stores) goes

@@ -118,7 +118,8 @@ func (p *pipeline) flushLoop(ctx context.Context) {
 }
 
 // fetchLoop fills batches and hands them off on size or age. It returns
-// when ctx is done (stop or a failed flush) or, for Drain, when done.
+// when ctx is done (stop or a failed flush) or, for Drain, once the group
+// committed every target and the batches in flight are flushed.
 func (p *pipeline) fetchLoop(ctx context.Context) error {
 	s := p.s
 	cur := <-p.free
@@ -146,10 +147,8 @@ func (p *pipeline) fetchLoop(ctx context.Context) error {
 				if cur, err = p.handOff(cur); err != nil {
 					return nil
 				}
-				if p.once {
-					if done, err := p.drained(ctx); err != nil || done {
-						return err
-					}
+				if p.once && p.drained(ctx) {
+					return p.waitFlushed()
 				}
 			case errors.Is(err, io.EOF):
 				return fmt.Errorf("sink: Kafka reader closed: %w", err)
@@ -175,16 +174,25 @@ func (p *pipeline) fetchLoop(ctx context.Context) error {
 			continue
 		}
 		wait.reset()
+		reached := p.reachedAll
+		p.reachedAll = false
 		if cur, err = p.handOff(cur); err != nil {
 			return nil
 		}
-		if p.reachedAll {
-			// Every partition was fetched up to its target: flush now
-			// rather than wait for the batch age, and check.
-			p.reachedAll = false
-			if done, err := p.drained(ctx); err != nil || done {
-				return err
+		if !p.once {
+			continue
+		}
+		if reached {
+			// Every partition was fetched up to its target: the batch was
+			// flushed early; its commit should complete the drain.
+			if err := p.waitFlushed(); err != nil {
+				return nil
 			}
+		}
+		// Also after other flushes: partitions this member does not hold
+		// are drained by the others.
+		if p.drained(ctx) {
+			return p.waitFlushed()
 		}
 	}
 }
@@ -332,6 +340,8 @@ func (p *pipeline) flush(ctx context.Context, b *batch) error {
 	s.m.inFlight.Sub(float64(b.records))
 	s.m.batchRecords.Observe(float64(b.records))
 	s.m.flushSeconds.Observe(time.Since(start).Seconds())
+	s.log.Debug("flushed a batch", "records", b.records, "dead_letters", len(b.deadLetters),
+		"partitions", len(b.commits), "took", time.Since(start))
 	return nil
 }
 

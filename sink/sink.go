@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +32,10 @@ type Dependencies struct {
 	// Registerer receives the metrics; nil = not registered.
 	Registerer prometheus.Registerer
 }
+
+// drainMaxWait bounds FetchMaxWait for Drain: a drain ends by closing the
+// reader, which waits for the partitions' pending fetches.
+const drainMaxWait = 250 * time.Millisecond
 
 // Sink moves records from the topics to ClickHouse. Use it for one Run or
 // Drain.
@@ -155,6 +160,10 @@ func (s *Sink) run(ctx context.Context, once bool) error {
 		}
 		p.targets, p.unreached = targets, len(targets)
 	}
+	maxWait := s.cfg.FetchMaxWait
+	if once {
+		maxWait = min(maxWait, drainMaxWait)
+	}
 	p.reader = kafka.NewReader(kafka.ReaderConfig{
 		Brokers:               s.cfg.Kafka.Brokers,
 		GroupID:               s.cfg.Group,
@@ -163,7 +172,7 @@ func (s *Sink) run(ctx context.Context, once bool) error {
 		QueueCapacity:         s.cfg.QueueCapacity,
 		MinBytes:              1,
 		MaxBytes:              s.cfg.FetchMaxBytes,
-		MaxWait:               s.cfg.FetchMaxWait,
+		MaxWait:               maxWait,
 		CommitInterval:        0, // commit explicitly, after the inserts
 		StartOffset:           kafka.FirstOffset,
 		HeartbeatInterval:     s.cfg.HeartbeatInterval,
@@ -171,8 +180,12 @@ func (s *Sink) run(ctx context.Context, once bool) error {
 		RebalanceTimeout:      s.cfg.RebalanceTimeout,
 		JoinGroupBackoff:      s.cfg.HeartbeatInterval,
 		WatchPartitionChanges: true,
-		Logger:                kafka.LoggerFunc(func(f string, a ...any) { s.log.Debug("kafka: " + fmt.Sprintf(f, a...)) }),
-		ErrorLogger:           kafka.LoggerFunc(func(f string, a ...any) { s.log.Warn("kafka: " + fmt.Sprintf(f, a...)) }),
+		Logger: kafka.LoggerFunc(func(f string, a ...any) {
+			if s.log.Enabled(context.Background(), slog.LevelDebug) { // kafka-go logs every idle fetch
+				s.log.Debug("kafka: " + fmt.Sprintf(f, a...))
+			}
+		}),
+		ErrorLogger: kafka.LoggerFunc(func(f string, a ...any) { s.log.Warn("kafka: " + fmt.Sprintf(f, a...)) }),
 	})
 	s.log.Info("sink started", "group", s.cfg.Group, "topics", topics, "dlq", s.cfg.Topics.DLQ,
 		"batch_rows", s.cfg.BatchRows, "batch_age", s.cfg.BatchAge, "drain", once)

@@ -1,6 +1,7 @@
 package sink_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ func TestSink(t *testing.T) {
 	t.Run("PoisonRecordsAreDeadLettered", testPoisonRecordsAreDeadLettered)
 	t.Run("DeadLetterFailureStops", testDeadLetterFailureStops)
 	t.Run("RebalanceLosesNothing", testRebalanceLosesNothing)
+	t.Run("DrainWithAnotherMember", testDrainWithAnotherMember)
 	t.Run("ClickHouseOutage", testClickHouseOutage) // last: restarts the server
 }
 
@@ -86,3 +88,32 @@ func testRedeliveriesAreAbsorbed(t *testing.T) {
 }
 
 func tenantOf(i int) string { return []string{"cid-a", "cid-b", "cid-c", "cid-d"}[i%4] }
+
+// Drain in a group where another member holds some partitions finishes
+// once the group, not this member alone, has committed the end offsets.
+func testDrainWithAnotherMember(t *testing.T) {
+	e := newEnv(t, 3)
+	var msgs []kafka.Message
+	for i := range 20_000 {
+		msgs = append(msgs, auditEvent(tenantOf(i), i, base))
+	}
+	e.produce(schema.TopicAuditEvents, msgs...)
+	runner, _ := e.newSink(e.config("mixed"))
+	c, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- runner.Run(c) }()
+	time.Sleep(500 * time.Millisecond) // the runner joins first
+	drainer, _ := e.newSink(e.config("mixed"))
+	if err := drainer.Drain(ctx(t)); err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	if n := e.count("SELECT count() FROM audit_events FINAL"); n != 20_000 {
+		t.Errorf("after Drain returned: %d rows, want 20000", n)
+	}
+	cancel()
+	if err := <-ran; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	t.Logf("runner fetched %d, drainer %d", runner.Stats().Records, drainer.Stats().Records)
+}

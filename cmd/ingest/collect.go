@@ -292,13 +292,9 @@ func (f CollectFlags) falconClient(s tenantSpec, log *slog.Logger, m *falcon.Met
 	if retries == 0 {
 		retries = -1 // falcon.Config: 0 is the default, < 0 none
 	}
-	offsetCap := f.FalconOffsetCap
-	if offsetCap == 0 {
-		offsetCap = -1
-	}
 	fc, err := falcon.New(falcon.Config{
 		Cloud: s.Cloud, BaseURL: s.BaseURL, ClientID: s.ClientID, ClientSecret: s.ClientSecret, MemberCID: s.MemberCID,
-		RequestsPerMinute: rpm, IDsPerRead: f.FalconIDsPerRead, PageLimit: f.FalconPageLimit, OffsetCap: offsetCap,
+		RequestsPerMinute: rpm, IDsPerRead: f.FalconIDsPerRead, PageLimit: f.FalconPageLimit, OffsetCap: f.FalconOffsetCap,
 		MaxRetries: retries, BackoffBase: f.FalconBackoffBase, BackoffMax: f.FalconBackoffMax,
 		Logger: log.With("tenant", s.Name), Metrics: m,
 	})

@@ -133,10 +133,14 @@ func (e *collectEnv) read(topic string, validateEvery int) []topicread.Message {
 	return out
 }
 
-// idCounts counts record ids (by key) of a topic for a tenant.
+// idCounts counts record ids (by key) of a topic for a tenant ("": any).
 func (e *collectEnv) idCounts(topic, tenant string, validateEvery int) map[string]int {
 	counts := map[string]int{}
 	for _, m := range e.read(topic, validateEvery) {
+		if tenant == "" {
+			counts[string(m.Key)]++
+			continue
+		}
 		var h struct {
 			Tenant string `json:"tenant"`
 		}

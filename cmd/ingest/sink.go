@@ -1,9 +1,205 @@
 package main
 
-// SinkCmd is the sink command. Owned by its component's engineer.
-type SinkCmd struct{}
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tokentrail/tokentrail/chconn"
+	"github.com/tokentrail/tokentrail/schema"
+	"github.com/tokentrail/tokentrail/schema/migrate"
+	"github.com/tokentrail/tokentrail/sink"
+	"github.com/tokentrail/tokentrail/telemetry"
+)
+
+// ClickHouseFlags say how to reach ClickHouse; shared by sink, migrate and
+// run (cmd/report has the same flags).
+type ClickHouseFlags struct {
+	ClickHouseDSN                   string `name:"clickhouse-dsn" help:"ClickHouse native-protocol DSN, clickhouse://user@host:9000/database; the database is created if missing." default:"clickhouse://default:@127.0.0.1:9000/tokentrail" env:"CLICKHOUSE_DSN"`
+	ClickHouseUser                  string `name:"clickhouse-user" help:"ClickHouse user (default: the DSN's)." env:"CLICKHOUSE_USER"`
+	ClickHousePasswordFile          string `name:"clickhouse-password-file" help:"File holding the ClickHouse password (or set CLICKHOUSE_PASSWORD)." type:"existingfile" env:"CLICKHOUSE_PASSWORD_FILE" placeholder:"FILE"`
+	ClickHouseTLS                   bool   `name:"clickhouse-tls" help:"Connect to ClickHouse with TLS." env:"CLICKHOUSE_TLS"`
+	ClickHouseTLSCAFile             string `name:"clickhouse-tls-ca-file" help:"PEM CA bundle for ClickHouse TLS (default: system roots)." type:"existingfile" env:"CLICKHOUSE_TLS_CA_FILE" placeholder:"FILE"`
+	ClickHouseTLSCertFile           string `name:"clickhouse-tls-cert-file" help:"Client certificate for ClickHouse mutual TLS." type:"existingfile" env:"CLICKHOUSE_TLS_CERT_FILE" placeholder:"FILE"`
+	ClickHouseTLSKeyFile            string `name:"clickhouse-tls-key-file" help:"Client key for ClickHouse mutual TLS." type:"existingfile" env:"CLICKHOUSE_TLS_KEY_FILE" placeholder:"FILE"`
+	ClickHouseTLSInsecureSkipVerify bool   `name:"clickhouse-tls-insecure-skip-verify" help:"Do not verify the server's certificate (testing only)." env:"CLICKHOUSE_TLS_INSECURE_SKIP_VERIFY"`
+}
+
+// ClickHouseConfig turns the flags into a connection config. The password
+// comes from CLICKHOUSE_PASSWORD or --clickhouse-password-file only.
+func (f ClickHouseFlags) ClickHouseConfig() (chconn.Config, error) {
+	cfg := chconn.DefaultConfiguration()
+	cfg.DSN, cfg.Username = f.ClickHouseDSN, f.ClickHouseUser
+	cfg.TLS = chconn.TLSConfig{Enable: f.ClickHouseTLS || f.ClickHouseTLSCAFile != "", CAFile: f.ClickHouseTLSCAFile,
+		CertFile: f.ClickHouseTLSCertFile, KeyFile: f.ClickHouseTLSKeyFile, InsecureSkipVerify: f.ClickHouseTLSInsecureSkipVerify}
+	pw, err := secretFromEnvOrFile("CLICKHOUSE_PASSWORD", f.ClickHousePasswordFile, "--clickhouse-password-file")
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Password = pw
+	if _, err := cfg.Options(); err != nil {
+		if errors.Is(err, chconn.ErrNoDSN) || errors.Is(err, chconn.ErrBadDSN) {
+			return cfg, usagef("--clickhouse-dsn: %v", err)
+		}
+		return cfg, usagef("--clickhouse-tls-*: %v", err)
+	}
+	return cfg, nil
+}
+
+// openClickHouse connects, creating the DSN's database when missing.
+func (f ClickHouseFlags) openClickHouse(ctx context.Context) (driver.Conn, chconn.Config, error) {
+	cfg, err := f.ClickHouseConfig()
+	if err != nil {
+		return nil, cfg, err
+	}
+	conn, err := chconn.Open(ctx, cfg)
+	if err != nil {
+		return nil, cfg, fmt.Errorf("ClickHouse %s: %w", chconn.Redact(cfg.DSN), err)
+	}
+	return conn, cfg, nil
+}
+
+// TopicFlags name the record topics. The names, defaults and variables are
+// the collector's, so that one configuration file serves both; `ingest
+// run` passes the collector's values in SinkFlags.Topics.
+type TopicFlags struct {
+	AuditTopic    string `help:"Topic of audit_event records." default:"installation_tokens.audit_events" env:"TOKENTRAIL_AUDIT_TOPIC"`
+	TokensTopic   string `help:"Topic of token records." default:"installation_tokens.tokens" env:"TOKENTRAIL_TOKENS_TOPIC"`
+	SettingsTopic string `help:"Topic of settings records." default:"installation_tokens.settings" env:"TOKENTRAIL_SETTINGS_TOPIC"`
+}
+
+// SinkFlags are the sink's flags, shared by sink, run and demo. The Kafka
+// connection flags (KafkaFlags), the record topics and --once are separate.
+type SinkFlags struct {
+	ClickHouseFlags
+	Group                  string        `help:"Kafka consumer group; sinks in one group share the partitions." default:"tokentrail-sink" env:"TOKENTRAIL_SINK_GROUP"`
+	BatchRows              int           `help:"Flush a batch when it holds this many records." default:"50000" env:"TOKENTRAIL_SINK_BATCH_ROWS"`
+	BatchAge               time.Duration `help:"Flush a batch this long after its first record." default:"2s" env:"TOKENTRAIL_SINK_BATCH_AGE"`
+	DLQTopic               string        `name:"dlq-topic" help:"Dead-letter topic for records that cannot be decoded or validated." default:"installation_tokens.dlq" env:"TOKENTRAIL_DLQ_TOPIC"`
+	Migrate                bool          `help:"Apply the ClickHouse schema at start (--no-migrate: leave it to ingest migrate)." default:"true" negatable:"" env:"TOKENTRAIL_SINK_MIGRATE"`
+	Cluster                string        `help:"ClickHouse cluster: the schema is created ON CLUSTER with Replicated and Distributed tables (empty: one server)." env:"CLICKHOUSE_CLUSTER" placeholder:"NAME"`
+	GroupSessionTimeout    time.Duration `help:"A sink that stops heartbeating (or does not rejoin a rebalance) loses its partitions to the others after this long." default:"30s" env:"TOKENTRAIL_SINK_GROUP_SESSION_TIMEOUT"`
+	GroupHeartbeatInterval time.Duration `help:"Consumer-group heartbeat interval (shorter than --group-session-timeout)." default:"3s" env:"TOKENTRAIL_SINK_GROUP_HEARTBEAT_INTERVAL"`
+
+	// Topics are the record topics read; zero fields mean the contract's
+	// names. Not flags here: `ingest sink` fills them from its TopicFlags,
+	// `ingest run` from the collector's flags of the same names.
+	Topics TopicFlags `kong:"-"`
+}
+
+// SinkCmd is the sink command.
+type SinkCmd struct {
+	KafkaFlags
+	SinkFlags
+	TopicFlags
+	Once bool `help:"Drain up to the end offsets the topics have at start, commit and exit 0." env:"TOKENTRAIL_ONCE"`
+}
 
 // Run implements the command.
-func (c *SinkCmd) Run(g *Globals) error {
-	return usagef("ingest sink: not yet available")
+func (c *SinkCmd) Run(ctx context.Context, g *Globals) error {
+	log := g.Logger()
+	tel := telemetry.New(telemetry.Config{Addr: g.MetricsAddr}, log)
+	if err := tel.Start(); err != nil {
+		return usagef("--metrics-addr: %v", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = tel.Shutdown(sctx)
+	}()
+	f := c.SinkFlags
+	f.Topics = c.TopicFlags
+	return runSink(ctx, g, c.KafkaFlags, f, c.Once, tel)
+}
+
+// sinkConfig turns the flags into a sink configuration.
+func (f SinkFlags) sinkConfig(g *Globals) (sink.Config, error) {
+	cfg := sink.DefaultConfiguration()
+	switch {
+	case f.BatchRows <= 0:
+		return cfg, usagef("--batch-rows: %d is not positive", f.BatchRows)
+	case f.BatchAge <= 0:
+		return cfg, usagef("--batch-age: %v is not positive", f.BatchAge)
+	case strings.TrimSpace(f.Group) == "":
+		return cfg, usagef("--group: empty")
+	case strings.TrimSpace(f.DLQTopic) == "":
+		return cfg, usagef("--dlq-topic: empty")
+	case f.GroupSessionTimeout <= 0 || f.GroupHeartbeatInterval <= 0 || f.GroupHeartbeatInterval >= f.GroupSessionTimeout:
+		return cfg, usagef("--group-heartbeat-interval (%v) must be positive and shorter than --group-session-timeout (%v)",
+			f.GroupHeartbeatInterval, f.GroupSessionTimeout)
+	}
+	cfg.Group, cfg.BatchRows, cfg.BatchAge = f.Group, f.BatchRows, f.BatchAge
+	// A live sink rejoins a rebalance within a heartbeat, so the group need
+	// not wait longer for a member to rejoin than for it to heartbeat.
+	cfg.SessionTimeout, cfg.RebalanceTimeout, cfg.HeartbeatInterval = f.GroupSessionTimeout, f.GroupSessionTimeout, f.GroupHeartbeatInterval
+	cfg.Topics = sink.Topics{AuditEvents: orDefault(f.Topics.AuditTopic, schema.TopicAuditEvents),
+		Tokens: orDefault(f.Topics.TokensTopic, schema.TopicTokens), Settings: orDefault(f.Topics.SettingsTopic, schema.TopicSettings),
+		DLQ: f.DLQTopic}
+	if g.ShutdownTimeout > 0 {
+		cfg.ShutdownTimeout = g.ShutdownTimeout
+	}
+	return cfg, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// runSink runs the sink until ctx is done, or with once until it drained
+// the end offsets seen at start. tel may be nil; otherwise the sink's
+// metrics and a "sink" readiness check (ClickHouse and Kafka answer) are
+// registered on it. Configuration errors are usage errors (exit 2).
+func runSink(ctx context.Context, g *Globals, k KafkaFlags, f SinkFlags, once bool, tel *telemetry.Server) error {
+	log := g.Logger()
+	kcfg, err := k.KafkaConfig()
+	if err != nil {
+		return err
+	}
+	cfg, err := f.sinkConfig(g)
+	if err != nil {
+		return err
+	}
+	cfg.Kafka = kcfg
+	conn, chcfg, err := f.openClickHouse(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if f.Migrate {
+		if _, err := migrate.Apply(ctx, conn, migrate.Options{Database: chcfg.Database(), Cluster: f.Cluster, Logger: log}); err != nil {
+			return fmt.Errorf("migrate ClickHouse %s: %w", chconn.Redact(chcfg.DSN), err)
+		}
+	}
+	var reg prometheus.Registerer
+	if tel != nil {
+		reg = tel.Registry()
+	}
+	s, err := sink.New(cfg, sink.Dependencies{ClickHouse: conn, Logger: log, Registerer: reg})
+	if errors.Is(err, sink.ErrConfig) {
+		return usagef("%v", err)
+	} else if err != nil {
+		return err
+	}
+	if tel != nil {
+		tel.AddCheck("sink", s.Ready)
+	}
+	start := time.Now()
+	if once {
+		err = s.Drain(ctx)
+	} else {
+		err = s.Run(ctx)
+	}
+	st := s.Stats()
+	log.Info("sink stopped", "records", st.Records, "dead_letters", st.DeadLetters,
+		"audit_events", st.Rows["audit_events"], "tokens", st.Rows["tokens"], "settings_changes", st.Rows["settings_changes"],
+		"elapsed", time.Since(start).Round(time.Millisecond), "err", err)
+	return err
 }

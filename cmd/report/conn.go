@@ -18,6 +18,7 @@ import (
 // names the ingest command uses.
 type ClickHouseFlags struct {
 	ClickHouseDSN                   string        `name:"clickhouse-dsn" help:"ClickHouse native-protocol DSN: clickhouse://user@host:9000/database." default:"${default_dsn}" env:"CLICKHOUSE_DSN" placeholder:"DSN"`
+	ClickHouseUser                  string        `name:"clickhouse-user" help:"ClickHouse user (default: the DSN's)." env:"CLICKHOUSE_USER"`
 	ClickHousePasswordFile          string        `name:"clickhouse-password-file" help:"File holding the ClickHouse password (or set CLICKHOUSE_PASSWORD)." type:"existingfile" env:"CLICKHOUSE_PASSWORD_FILE" placeholder:"FILE"`
 	ClickHouseTLS                   bool          `name:"clickhouse-tls" help:"Connect to ClickHouse with TLS." env:"CLICKHOUSE_TLS"`
 	ClickHouseTLSCAFile             string        `name:"clickhouse-tls-ca-file" help:"PEM CA bundle for ClickHouse TLS (default: system roots)." type:"existingfile" env:"CLICKHOUSE_TLS_CA_FILE" placeholder:"FILE"`
@@ -30,7 +31,7 @@ type ClickHouseFlags struct {
 // config turns the flags into a chconn configuration; the password comes
 // from --clickhouse-password-file or CLICKHOUSE_PASSWORD only.
 func (f *ClickHouseFlags) config() (chconn.Config, error) {
-	cfg := chconn.Config{DSN: f.ClickHouseDSN, DialTimeout: 10 * time.Second, ReadTimeout: f.QueryTimeout,
+	cfg := chconn.Config{DSN: f.ClickHouseDSN, Username: f.ClickHouseUser, DialTimeout: 10 * time.Second, ReadTimeout: f.QueryTimeout,
 		TLS: chconn.TLSConfig{Enable: f.ClickHouseTLS || f.ClickHouseTLSCAFile != "", CAFile: f.ClickHouseTLSCAFile,
 			CertFile: f.ClickHouseTLSCertFile, KeyFile: f.ClickHouseTLSKeyFile, InsecureSkipVerify: f.ClickHouseTLSInsecureSkipVerify}}
 	if f.QueryTimeout <= 0 {

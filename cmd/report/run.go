@@ -67,17 +67,15 @@ func (c *RunCmd) Run(ctx context.Context, ch *ClickHouseFlags, e *env) error {
 	defer conn.Close()
 	qctx, cancel := context.WithTimeout(ctx, ch.QueryTimeout)
 	defer cancel()
+	if c.Section != "" { // run only the section asked for
+		one := *r
+		sec, _ := r.Section(c.Section)
+		one.Sections = []queries.Section{*sec}
+		r = &one
+	}
 	res, err := queries.Run(qctx, conn, r, vals)
 	if err != nil {
 		return err
-	}
-	if c.Section != "" {
-		for _, t := range res.Tables {
-			if t.Section.Name == c.Section {
-				res.Tables = []queries.Table{t}
-				break
-			}
-		}
 	}
 	var buf bytes.Buffer
 	if err := report.Render(&buf, format, res); err != nil {

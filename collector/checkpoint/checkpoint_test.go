@@ -27,7 +27,6 @@ func sample(tenant string) *checkpoint.State {
 	exp := t0.Add(24 * time.Hour)
 	st.Tokens["t1"] = checkpoint.Token{Label: "prod", Type: "customer_managed", Status: "valid", ValueFingerprint: strings.Repeat("ab", 32),
 		CreatedTimestamp: t0.Add(-48 * time.Hour), ExpiresTimestamp: &exp}
-	st.Synced = true
 	max := int64(5)
 	st.Settings = &checkpoint.Settings{MaxActiveTokens: &max, TokensRequired: true}
 	return st

@@ -66,7 +66,6 @@ type State struct {
 
 	Audit    Audit            `json:"audit"`
 	Tokens   map[string]Token `json:"tokens"`   // token id -> last published state
-	Synced   bool             `json:"synced"`   // a full token snapshot has been diffed at least once
 	Settings *Settings        `json:"settings"` // nil: never published
 }
 
@@ -167,9 +166,12 @@ func (a *Audit) SeenAtCursor() []string {
 	return out
 }
 
-// Prune drops Recent entries older than Cursor-lookback.
+// Prune drops Recent entries older than Cursor-lookback, rounded down to
+// the second: queries filter with whole seconds (falcon.FQLTime), so a
+// re-read from Cursor-lookback returns that whole second, whose IDs must
+// still be known.
 func (a *Audit) Prune(lookback time.Duration) {
-	limit := a.Cursor.Add(-lookback)
+	limit := a.Cursor.Add(-lookback).Truncate(time.Second)
 	for id, ts := range a.Recent {
 		if ts.Before(limit) {
 			delete(a.Recent, id)

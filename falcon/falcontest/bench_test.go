@@ -31,17 +31,15 @@ func heapInuse() uint64 {
 
 // BenchmarkTenantBuild1M builds the million-event tenant (ns/op) and reports the heap it occupies.
 func BenchmarkTenantBuild1M(b *testing.B) {
-	var e *Emulator
 	for b.Loop() {
-		e = nil
-		var err error
-		if e, err = New(bigTenant()); err != nil {
+		e, err := New(bigTenant())
+		if err != nil {
 			b.Fatal(err)
 		}
+		runtime.KeepAlive(e)
 	}
-	e = nil
 	before := heapInuse()
-	e, _ = New(bigTenant())
+	e, _ := New(bigTenant())
 	after := heapInuse()
 	b.ReportMetric(float64(after)/(1<<20), "heap-inuse-MiB")
 	b.ReportMetric(float64(after-before)/(1<<20), "tenant-MiB")

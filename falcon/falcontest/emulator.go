@@ -7,7 +7,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -348,8 +347,6 @@ func (rc *recorder) reset() {
 	rc.buf, rc.next = nil, 0
 	rc.mu.Unlock()
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
 
 // requestIDs splits ids given as repeated keys, comma-separated values or both; order kept, duplicates and
 // blanks dropped, lowercased.

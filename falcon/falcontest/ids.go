@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math/rand/v2"
+	"strconv"
 )
 
 // eventIDs turns an audit event's sequence number into its 32-hex ID and back. The ID is an AES encryption
@@ -92,6 +93,6 @@ func randomSecret(r *rand.Rand, n int) string {
 
 // DerivedCID is the CID New gives the index-th tenant when its TenantConfig.CID is empty.
 func DerivedCID(seed int64, index int) string {
-	r := newRand(seed, "cid/"+itoa(index))
+	r := newRand(seed, "cid/"+strconv.Itoa(index))
 	return idString(randomID(r))
 }

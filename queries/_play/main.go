@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -13,15 +14,18 @@ import (
 
 func main() {
 	ctx := context.Background()
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{"127.0.0.1:19000"}, Auth: clickhouse.Auth{Database: os.Args[1]}, ReadTimeout: time.Minute})
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{"127.0.0.1:19000"}, Auth: clickhouse.Auth{Database: os.Args[1]}, ReadTimeout: 10 * time.Minute})
 	if err != nil {
 		panic(err)
 	}
 	if err := querytest.Migrate(ctx, conn); err != nil {
 		panic(err)
 	}
-	if err := querytest.Load(ctx, conn, querytest.Scenario()); err != nil {
+	ev, _ := strconv.Atoi(os.Args[2])
+	tok, _ := strconv.Atoi(os.Args[3])
+	start := time.Now()
+	if err := querytest.LoadSynthetic(ctx, conn, querytest.Synthetic{Tokens: tok, AuditEvents: ev, Now: querytest.ScenarioNow}); err != nil {
 		panic(err)
 	}
-	fmt.Println("ok")
+	fmt.Println("ok", time.Since(start))
 }

@@ -1,0 +1,133 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/tokentrail/tokentrail/kafkaconn"
+	"github.com/tokentrail/tokentrail/schema"
+)
+
+func TestConfigDefaultsAndErrors(t *testing.T) {
+	cfg, err := Config{Kafka: kafkaconn.Config{Brokers: []string{"k:9092"}}}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := DefaultConfiguration()
+	if cfg.Group != "tokentrail-sink" || cfg.BatchRows != 50_000 || cfg.BatchAge != 2*time.Second ||
+		cfg.Topics != DefaultTopics() || cfg.FetchMaxBytes != d.FetchMaxBytes || cfg.ShutdownTimeout != d.ShutdownTimeout {
+		t.Errorf("zero config did not take the defaults: %+v", cfg)
+	}
+	for name, c := range map[string]Config{
+		"no brokers":        {},
+		"negative rows":     {Kafka: cfg.Kafka, BatchRows: -1},
+		"heartbeat too big": {Kafka: cfg.Kafka, SessionTimeout: time.Second, HeartbeatInterval: 2 * time.Second},
+		"missing dlq":       {Kafka: cfg.Kafka, Topics: Topics{AuditEvents: "a", Tokens: "t", Settings: "s"}},
+	} {
+		if _, err := c.withDefaults(); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: err = %v, want ErrConfig", name, err)
+		}
+	}
+	if _, err := New(cfg, Dependencies{}); !errors.Is(err, ErrConfig) {
+		t.Errorf("New without ClickHouse: %v", err)
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, true},
+		{fmt.Errorf("send: %w", syscall.EPIPE), true},
+		{io.ErrUnexpectedEOF, true},
+		{clickhouse.ErrAcquireConnTimeout, true},
+		{&clickhouse.Exception{Code: 252, Message: "Too many parts"}, true},
+		{fmt.Errorf("insert: %w", &clickhouse.Exception{Code: 241}), true},
+		{&clickhouse.Exception{Code: 60, Message: "Table doesn't exist"}, false},
+		{&clickhouse.Exception{Code: 53, Message: "Type mismatch"}, false},
+		{errors.New("clickhouse [Append]: converting string to UInt64 is unsupported"), false},
+		{context.Canceled, false},
+	} {
+		if got := retryable(tc.err); got != tc.want {
+			t.Errorf("retryable(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestDeadLetterHeaders(t *testing.T) {
+	src := kafka.Message{Topic: "installation_tokens.tokens", Partition: 2, Offset: 41, Key: []byte("k"), Value: []byte("{"),
+		Headers: []kafka.Header{{Key: "record_type", Value: []byte("token")}, {Key: schema.HeaderDLQError, Value: []byte("old")}}}
+	_, err := schema.Decode(src.Value)
+	d := deadLetterFor(src, err)
+	got := map[string]string{}
+	for _, h := range d.msg.Headers {
+		if _, dup := got[h.Key]; dup {
+			t.Errorf("header %s twice", h.Key)
+		}
+		got[h.Key] = string(h.Value)
+	}
+	want := map[string]string{"record_type": "token", schema.HeaderDLQTopic: "installation_tokens.tokens",
+		schema.HeaderDLQPartition: "2", schema.HeaderDLQOffset: "41", schema.HeaderDLQError: err.Error()}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("header %s = %q, want %q", k, got[k], v)
+		}
+	}
+	if string(d.msg.Key) != "k" || string(d.msg.Value) != "{" || d.msg.Topic != "" || d.reason != "malformed" {
+		t.Errorf("dead letter = %+v", d)
+	}
+}
+
+func TestRowsRejectTimesDateTimeCannotHold(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var b batch
+	for _, tc := range []struct {
+		rec   schema.Record
+		field string
+	}{
+		{&schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, "t", now), ID: "a", Timestamp: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)}, "timestamp"},
+		{&schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, "t", time.Date(2107, 1, 1, 0, 0, 0, 0, time.UTC)), ID: "a", Timestamp: now}, "collected_at"},
+		{&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, "t", now), ID: "k", CreatedTimestamp: now, RevokedTimestamp: ptr(time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC))}, "revoked_timestamp"},
+	} {
+		err := b.add(tc.rec)
+		var de *schema.DecodeError
+		if !errors.As(err, &de) || de.Field != tc.field || !errors.Is(err, schema.ErrInvalid) {
+			t.Errorf("%T: err = %v, want an invalid %s", tc.rec, err, tc.field)
+		}
+	}
+	if n := len(b.audit.id) + len(b.tokens.id); n != 0 {
+		t.Errorf("%d rows appended from rejected records", n)
+	}
+	// A deleted token seen without created_timestamp is stored at the epoch.
+	if err := b.add(&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, "t", now), ID: "gone", Deleted: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.tokens.created[0]; !got.Equal(time.Unix(0, 0)) || b.tokens.deleted[0] != 1 {
+		t.Errorf("deleted token row: created %v deleted %d", got, b.tokens.deleted[0])
+	}
+}
+
+func TestInsertQueriesListColumns(t *testing.T) {
+	for _, tb := range tables {
+		var b batch
+		if q := tb.insertQuery(); !strings.HasPrefix(q, "INSERT INTO "+tb.name+" (tenant, ") {
+			t.Errorf("%s: %s", tb.name, q)
+		}
+		if got := len(tb.values(&b)); got != len(tb.columns) {
+			t.Errorf("%s: %d value columns for %d names", tb.name, got, len(tb.columns))
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
