@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -120,9 +121,19 @@ func flagReference(t *testing.T, c *cli) string {
 			entries[k].cmds = append(entries[k].cmds, name)
 		}
 	}
-	var groups []string
+	// A name with several meanings (--once of collect, sink and run) goes
+	// into one table with a command column instead of one-row sections.
+	meanings := map[string]int{}
+	for _, k := range keys {
+		meanings[entries[k].f.Name]++
+	}
+	var groups, varying []string
 	members := map[string][]*flagInfo{}
 	for _, k := range keys {
+		if meanings[entries[k].f.Name] > 1 {
+			varying = append(varying, k)
+			continue
+		}
 		g := strings.Join(entries[k].cmds, ",")
 		if members[g] == nil {
 			groups = append(groups, g)
@@ -138,6 +149,18 @@ func flagReference(t *testing.T, c *cli) string {
 		b.WriteString("| Flag (default or value) | Environment | Description |\n|---|---|---|\n")
 		for _, f := range members[g] {
 			b.WriteString(flagRow(f))
+		}
+	}
+	if len(varying) > 0 {
+		sort.SliceStable(varying, func(i, j int) bool { return entries[varying[i]].f.Name < entries[varying[j]].f.Name })
+		b.WriteString("\n### Flags whose meaning depends on the command\n\n")
+		b.WriteString("| Command | Flag (default or value) | Environment | Description |\n|---|---|---|---|\n")
+		for _, k := range varying {
+			var names []string
+			for _, n := range entries[k].cmds {
+				names = append(names, "`ingest "+n+"`")
+			}
+			b.WriteString("| " + joinAnd(names) + " " + flagRow(entries[k].f))
 		}
 	}
 	for _, name := range documentedCommands {

@@ -28,9 +28,6 @@ var collectEpoch = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 // exactly once; the token and settings topics reflect every change the
 // emulator made in between.
 func TestCollectOnceScenario(t *testing.T) {
-	if testing.Short() {
-		t.Skip("250,000-event scenario")
-	}
 	bin := buildIngest(t)
 	// The emulator's clock stands still a little in the past, so the child
 	// (on real time) sees every seeded timestamp as settled, while late

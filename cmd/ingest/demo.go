@@ -1,9 +1,320 @@
 package main
 
-// DemoCmd is the demo command. Owned by its component's engineer.
-type DemoCmd struct{}
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/alecthomas/kong"
+
+	"github.com/tokentrail/tokentrail/chconn"
+	"github.com/tokentrail/tokentrail/falcon/falcontest"
+	"github.com/tokentrail/tokentrail/internal/kafkatest"
+	"github.com/tokentrail/tokentrail/queries"
+	"github.com/tokentrail/tokentrail/report"
+	"github.com/tokentrail/tokentrail/telemetry"
+)
+
+// DemoCmd runs the whole pipeline on embedded parts: the Falcon emulator
+// with a seeded tenant that keeps changing, an in-process Kafka (kfake)
+// keeping its data under --state-dir, and collect + sink into ClickHouse.
+type DemoCmd struct {
+	Duration         time.Duration `help:"How long to run before the summary (Ctrl-C stops earlier)." default:"60s"`
+	StateDir         string        `help:"Directory of the embedded Kafka's data, the checkpoints and the review pack." default:"./state/demo" placeholder:"DIR"`
+	ClickHouseDSN    string        `name:"clickhouse-dsn" help:"ClickHouse DSN of the demo database (created if missing)." default:"clickhouse://default:@127.0.0.1:9000/tokentrail_demo" env:"TOKENTRAIL_DEMO_CLICKHOUSE_DSN"`
+	Reset            bool          `help:"Start from scratch: drop the demo database and the demo's Kafka data and checkpoints (--no-reset keeps them)." default:"true" negatable:""`
+	Seed             int64         `help:"Seed of the emulated tenant." default:"1"`
+	Tokens           int           `help:"Installation tokens in the seeded tenant." default:"300"`
+	Events           int           `help:"Audit events in the seeded tenant's 30-day history." default:"50000"`
+	ActivityInterval time.Duration `help:"How often the emulated tenant changes (tokens created, used, revoked, restored, deleted; settings)." default:"100ms"`
+	Pack             string        `help:"Where to write the review pack (default: STATE-DIR/review-pack.html)." placeholder:"FILE"`
+}
+
+const (
+	demoTenant  = "demo"
+	demoLateMax = 5 * time.Second
+)
 
 // Run implements the command.
-func (c *DemoCmd) Run(g *Globals) error {
-	return usagef("ingest demo: not yet available")
+func (c *DemoCmd) Run(ctx context.Context, g *Globals) error {
+	switch {
+	case c.Duration <= 0:
+		return usagef("--duration: %v is not positive", c.Duration)
+	case c.Tokens <= 0 || c.Events < 0:
+		return usagef("--tokens/--events: must be positive")
+	case c.ActivityInterval <= 0:
+		return usagef("--activity-interval: %v is not positive", c.ActivityInterval)
+	}
+	if c.Pack == "" {
+		c.Pack = filepath.Join(c.StateDir, "review-pack.html")
+	}
+	log := g.Logger()
+	out := g.stderr
+	start := time.Now()
+
+	tel := telemetry.New(telemetry.Config{Addr: g.MetricsAddr}, log)
+	if err := tel.Start(); err != nil {
+		return usagef("--metrics-addr: %v", err)
+	}
+	defer tel.Shutdown(context.WithoutCancel(ctx))
+
+	// ClickHouse first: it is the one part the demo does not embed.
+	chf := ClickHouseFlags{ClickHouseDSN: c.ClickHouseDSN}
+	chcfg, err := chf.ClickHouseConfig()
+	if err != nil {
+		return usagef("--clickhouse-dsn: %v", err)
+	}
+	conn, err := chconn.Open(ctx, chcfg)
+	if err != nil {
+		return fmt.Errorf("ClickHouse at %s is not reachable (start one with deploy/local/clickhouse.sh start): %w", chconn.Redact(c.ClickHouseDSN), err)
+	}
+	defer conn.Close()
+	kafkaDir, ckptDir := filepath.Join(c.StateDir, "kafka"), filepath.Join(c.StateDir, "checkpoints")
+	if c.Reset {
+		db := chcfg.Database()
+		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+chconn.QuoteIdent(db)); err != nil {
+			return fmt.Errorf("reset demo database %s: %w", db, err)
+		}
+		if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+chconn.QuoteIdent(db)); err != nil {
+			return fmt.Errorf("create demo database %s: %w", db, err)
+		}
+		for _, d := range []string{kafkaDir, ckptDir} {
+			if err := os.RemoveAll(d); err != nil {
+				return fmt.Errorf("reset %s: %w", d, err)
+			}
+		}
+	}
+	if err := os.MkdirAll(kafkaDir, 0o755); err != nil {
+		return usagef("--state-dir: %v", err)
+	}
+
+	// The emulated Falcon tenant.
+	maxActive := int64(c.Tokens + c.Tokens/2)
+	emu := falcontest.NewServer(falcontest.Config{Seed: c.Seed, Tenants: []falcontest.TenantConfig{{
+		Tokens: c.Tokens, Events: c.Events, Ties: 200, LateFraction: 0.02, LateMax: demoLateMax,
+		MaxActiveTokens: &maxActive, TokensRequired: true,
+	}}})
+	defer emu.Close()
+	tenant := emu.Emulator().Tenants()[0]
+	clientID, secret := tenant.Credentials()
+
+	// The embedded Kafka.
+	cluster, err := kafkatest.NewCluster(kafkatest.Options{DataDir: kafkaDir})
+	if err != nil {
+		return fmt.Errorf("start embedded Kafka under %s: %w", kafkaDir, err)
+	}
+	defer cluster.Close()
+	brokers := strings.Join(cluster.ListenAddrs(), ",")
+	fmt.Fprintf(out, "demo: Falcon emulator %s (tenant %s, %d tokens, %d seeded events), embedded Kafka %s, ClickHouse %s\n",
+		emu.URL, tenant.CID(), c.Tokens, tenant.AuditEventCount(), brokers, chconn.Redact(c.ClickHouseDSN))
+
+	k := KafkaFlags{KafkaBrokers: brokers, KafkaClientID: "tokentrail-demo"}
+	cf, err := flagDefaults[CollectFlags]()
+	if err != nil {
+		return err
+	}
+	cf.FalconBaseURL, cf.FalconClientID, cf.FalconClientSecret = emu.URL, clientID, secret
+	cf.FalconRequestsPerMinute = -1 // the emulator has no limit unless asked
+	cf.Tenant, cf.StartTime, cf.StateDir = demoTenant, "all", ckptDir
+	cf.PollInterval, cf.SettleLag, cf.Lookback, cf.ProgressInterval = 2*time.Second, 2*time.Second, time.Minute, 10*time.Second
+	cf.FingerprintKey = "tokentrail-demo-fingerprint-key"
+	cf.TopicPartitions = 3
+	sf, err := flagDefaults[SinkFlags]()
+	if err != nil {
+		return err
+	}
+	sf.ClickHouseDSN = c.ClickHouseDSN
+	sf.BatchAge, sf.GroupSessionTimeout, sf.GroupHeartbeatInterval = time.Second, 6*time.Second, time.Second
+
+	// The tenant keeps changing while the pipeline runs.
+	actCtx, stopActivity := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = emu.Emulator().RunActivity(actCtx, falcontest.Activity{Interval: c.ActivityInterval, Rand: c.Seed})
+	}()
+	defer func() { stopActivity(); wg.Wait() }()
+
+	runCtx, stopRun := context.WithTimeout(ctx, c.Duration)
+	defer stopRun()
+	go demoProgress(runCtx, out, start, tenant, conn)
+	if err := runBoth(runCtx, g, k, cf, sf, false, tel); err != nil {
+		return err
+	}
+	stopActivity()
+	wg.Wait()
+	// Let the late arrivals of the last seconds become visible, so that the
+	// summary can compare like with like.
+	for deadline := time.Now().Add(2 * demoLateMax); time.Now().Before(deadline) &&
+		len(tenant.AuditEventIDs(true)) < tenant.AuditEventCount(); {
+		time.Sleep(250 * time.Millisecond)
+	}
+
+	// Catch up on what happened until the activity stopped, then report.
+	fmt.Fprintln(out, "demo: stopping activity; catching up (collect --once, sink --once)")
+	catchCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	cf.SettleLag = 0
+	if err := runBoth(catchCtx, g, k, cf, sf, true, nil); err != nil {
+		return fmt.Errorf("catch up: %w", err)
+	}
+	sum, err := demoSummary(catchCtx, conn, tenant)
+	if err != nil {
+		return err
+	}
+	if err := writeDemoPack(catchCtx, conn, c.Pack, time.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "\ntokentrail demo summary (%s)\n", time.Since(start).Round(time.Second))
+	fmt.Fprint(g.stdout, sum)
+	fmt.Fprintf(g.stdout, "review pack: %s\n", c.Pack)
+	return nil
+}
+
+// flagDefaults returns T with the defaults (and environment) its kong tags
+// declare, so that the demo runs the commands exactly as configured.
+func flagDefaults[T any]() (T, error) {
+	var v T
+	p, err := kong.New(&v, kong.Exit(func(int) {}), kong.Writers(io.Discard, io.Discard))
+	if err != nil {
+		return v, err
+	}
+	_, err = p.Parse(nil)
+	return v, err
+}
+
+func demoProgress(ctx context.Context, out io.Writer, start time.Time, t *falcontest.Tenant, conn driver.Conn) {
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		var rows uint64
+		qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := conn.QueryRow(qctx, "SELECT count() FROM audit_events FINAL WHERE tenant = ?", demoTenant).Scan(&rows)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		ch := fmt.Sprint(rows)
+		if err != nil {
+			ch = "(not yet)"
+		}
+		fmt.Fprintf(out, "demo: %3ds  Falcon: %d audit events, %d tokens  |  ClickHouse audit_events: %s\n",
+			int(time.Since(start).Seconds()), t.AuditEventCount(), len(t.Tokens()), ch)
+	}
+}
+
+func demoSummary(ctx context.Context, conn driver.Conn, t *falcontest.Tenant) (string, error) {
+	var b bytes.Buffer
+	count := func(q string) (uint64, error) {
+		var n uint64
+		err := conn.QueryRow(ctx, q, demoTenant).Scan(&n)
+		return n, err
+	}
+	events, err := count("SELECT count() FROM audit_events FINAL WHERE tenant = ?")
+	if err != nil {
+		return "", fmt.Errorf("count audit_events: %w", err)
+	}
+	tokens, err := count("SELECT count() FROM tokens FINAL WHERE tenant = ? AND deleted = 0")
+	if err != nil {
+		return "", fmt.Errorf("count tokens: %w", err)
+	}
+	changes, err := count("SELECT count() FROM token_changes FINAL WHERE tenant = ?")
+	if err != nil {
+		return "", fmt.Errorf("count token_changes: %w", err)
+	}
+	settings, err := count("SELECT count() FROM settings_changes FINAL WHERE tenant = ?")
+	if err != nil {
+		return "", fmt.Errorf("count settings_changes: %w", err)
+	}
+	visible := len(t.AuditEventIDs(true))
+	fmt.Fprintf(&b, "  audit events:   %d in Falcon (visible), %d in ClickHouse\n", visible, events)
+	fmt.Fprintf(&b, "  tokens:         %d in Falcon, %d current in ClickHouse (%d token changes recorded)\n", len(t.Tokens()), tokens, changes)
+	fmt.Fprintf(&b, "  settings:       %d settings records in ClickHouse\n", settings)
+	if uint64(visible) != events {
+		fmt.Fprintf(&b, "  note: %d events differ (late arrivals not yet visible when the catch-up ran)\n", int64(visible)-int64(events))
+	}
+	r, err := queries.Lookup("policy-findings")
+	if err != nil {
+		return "", err
+	}
+	res, err := runReport(ctx, conn, r, time.Now())
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&b, "  policy findings: %s\n", findingsLine(res))
+	return b.String(), nil
+}
+
+// findingsLine counts the rows of every section of the policy-findings report.
+func findingsLine(res *queries.Result) string {
+	var parts []string
+	total := 0
+	for _, t := range res.Tables {
+		total += len(t.Rows)
+		if len(t.Rows) > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", t.Section.Name, len(t.Rows)))
+		}
+	}
+	if total == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%d (%s)", total, strings.Join(parts, ", "))
+}
+
+// runReport runs one report with its defaults over the last 30 days of the
+// demo tenant.
+func runReport(ctx context.Context, conn driver.Conn, r *queries.Report, now time.Time) (*queries.Result, error) {
+	given := map[string]string{}
+	if _, ok := r.Param("tenant"); ok {
+		given["tenant"] = demoTenant
+	}
+	vals, err := r.Resolve(given, now)
+	if err != nil {
+		return nil, fmt.Errorf("report %s: %w", r.Name, err)
+	}
+	res, err := queries.Run(ctx, conn, r, vals)
+	if err != nil {
+		return nil, fmt.Errorf("report %s: %w", r.Name, err)
+	}
+	return res, nil
+}
+
+func writeDemoPack(ctx context.Context, conn driver.Conn, path string, now time.Time) error {
+	info := report.PackInfo{Title: "Installation token review (tokentrail demo)", Tenant: demoTenant, Generated: now}
+	var results []*queries.Result
+	for _, r := range queries.All() {
+		res, err := runReport(ctx, conn, r, now)
+		if err != nil {
+			return err
+		}
+		if since, ok := res.Values.Time("since"); ok && info.Since.IsZero() {
+			info.Since = since
+			info.Until, _ = res.Values.Time("until")
+		}
+		results = append(results, res)
+	}
+	var buf bytes.Buffer
+	if err := report.Pack(&buf, report.HTML, info, results); err != nil {
+		return fmt.Errorf("render review pack: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write review pack: %w", err)
+	}
+	return nil
 }

@@ -1,9 +1,90 @@
 package main
 
-// RunCmd is the run command. Owned by its component's engineer.
-type RunCmd struct{}
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tokentrail/tokentrail/kafkaconn"
+	"github.com/tokentrail/tokentrail/telemetry"
+)
+
+// RunCmd runs the collector and the sink in one process.
+type RunCmd struct {
+	KafkaFlags
+	CollectFlags
+	SinkFlags
+	Once bool `help:"Catch the collector up to the present, then drain the sink to the end offsets, commit both and exit 0." env:"TOKENTRAIL_ONCE"`
+}
 
 // Run implements the command.
-func (c *RunCmd) Run(g *Globals) error {
-	return usagef("ingest run: not yet available")
+func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
+	log := g.Logger()
+	tel := telemetry.New(telemetry.Config{Addr: g.MetricsAddr}, log)
+	if err := tel.Start(); err != nil {
+		return usagef("--metrics-addr: %v", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = tel.Shutdown(sctx)
+	}()
+	return runBoth(ctx, g, c.KafkaFlags, c.CollectFlags, c.SinkFlags, c.Once, tel)
+}
+
+// runBoth runs collect and sink together. With once, the collector catches
+// up first and the sink then drains everything it published. Otherwise both
+// run until ctx ends; if either fails, the other is stopped gracefully and
+// the first error is returned.
+func runBoth(ctx context.Context, g *Globals, k KafkaFlags, cf CollectFlags, sf SinkFlags, once bool, tel *telemetry.Server) error {
+	// The sink reads the topics the collector writes.
+	sf.Topics = TopicFlags{AuditTopic: cf.AuditTopic, TokensTopic: cf.TokensTopic, SettingsTopic: cf.SettingsTopic}
+	if once {
+		if err := runCollect(ctx, g, k, cf, true, tel); err != nil {
+			return fmt.Errorf("collect: %w", err)
+		}
+		if err := runSink(ctx, g, k, sf, true, tel); err != nil {
+			return fmt.Errorf("sink: %w", err)
+		}
+		return nil
+	}
+	// The sink's consumer group needs the topics; create them before either
+	// starts rather than racing the collector.
+	if cf.CreateTopics {
+		kcfg, err := k.KafkaConfig()
+		if err != nil {
+			return err
+		}
+		var topics []kafkaconn.Topic
+		for _, name := range []string{cf.AuditTopic, cf.TokensTopic, cf.SettingsTopic, sf.DLQTopic} {
+			topics = append(topics, kafkaconn.Topic{Name: name, Partitions: cf.TopicPartitions, ReplicationFactor: cf.TopicReplicationFactor})
+		}
+		if err := kafkaconn.EnsureTopics(ctx, kcfg, topics...); err != nil {
+			return fmt.Errorf("create topics: %w", err)
+		}
+	}
+	inner, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 2)
+	go func() {
+		err := runCollect(inner, g, k, cf, false, tel)
+		if err != nil {
+			err = fmt.Errorf("collect: %w", err)
+		}
+		errs <- err
+	}()
+	go func() {
+		err := runSink(inner, g, k, sf, false, tel)
+		if err != nil {
+			err = fmt.Errorf("sink: %w", err)
+		}
+		errs <- err
+	}()
+	first := <-errs
+	cancel() // one stopped: stop the other gracefully
+	second := <-errs
+	if first != nil {
+		return first
+	}
+	return second
 }

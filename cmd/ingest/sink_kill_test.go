@@ -32,18 +32,25 @@ func testSinkKilledAtRandom(t *testing.T, ch *chtest.Server) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	t.Logf("seed %d", seed)
 
-	const initial, later, chunk = 60_000, 40_000, 5_000
+	const initial, chunk = 60_000, 2_500
 	e.produceAudit(0, initial, kafka.Zstd)
-	produced := make(chan error, 1)
-	pctx := e.ctx(2 * time.Minute)
+	stop := make(chan struct{})
+	produced := make(chan int, 1) // the total, once stopped
+	pctx := e.ctx(5 * time.Minute)
 	go func() { // keeps producing while the sink is killed and restarted
-		defer close(produced)
-		for from := initial; from < initial+later; from += chunk {
-			time.Sleep(500 * time.Millisecond)
-			if err := produceAuditErr(pctx, e.brokers, from, chunk); err != nil {
-				produced <- err
+		total := initial
+		defer func() { produced <- total }()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(400 * time.Millisecond):
+			}
+			if err := produceAuditErr(pctx, e.brokers, total, chunk); err != nil {
+				t.Errorf("produce: %v", err)
 				return
 			}
+			total += chunk
 		}
 	}()
 	logs := filepath.Join(t.TempDir(), "sink.log")
@@ -55,12 +62,11 @@ func testSinkKilledAtRandom(t *testing.T, ch *chtest.Server) {
 		_ = cmd.Wait()
 		t.Logf("run %d: SIGKILL after %v; %d audit rows so far", i+1, d, e.countIfExists("SELECT count() FROM audit_events"))
 	}
-	if err := <-produced; err != nil {
-		t.Fatal(err)
-	}
+	close(stop)
+	total := <-produced
 	start := time.Now()
 	cmd := e.child(bin, logs, e.args("sink", "--once")...)
-	defer func() { t.Logf("final sink --once took %v", time.Since(start).Round(time.Millisecond)) }()
+	defer func() { t.Logf("final sink --once took %v\n%s", time.Since(start).Round(time.Millisecond), tailFile(logs, 40)) }()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	select {
@@ -72,7 +78,8 @@ func testSinkKilledAtRandom(t *testing.T, ch *chtest.Server) {
 		_ = cmd.Process.Kill()
 		t.Fatalf("final sink --once did not finish\n%s", tailFile(logs, 20))
 	}
-	want := uint64(initial + later)
+	want := uint64(total)
+	t.Logf("%d records produced, %d rows inserted", total, e.count("SELECT count() FROM audit_events"))
 	if n := e.count("SELECT count() FROM audit_events FINAL"); n != want {
 		t.Errorf("audit_events FINAL holds %d rows, want %d", n, want)
 	}
@@ -125,7 +132,7 @@ func (e *sinkEnv) child(bin, logs string, args ...string) *exec.Cmd {
 	fmt.Fprintf(f, "--- %s\n", strings.Join(args, " "))
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Env = append(os.Environ(), "TOKENTRAIL_LOG_LEVEL=info")
+	cmd.Env = append(os.Environ(), "TOKENTRAIL_LOG_LEVEL=debug")
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}
