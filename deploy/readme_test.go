@@ -338,3 +338,17 @@ func TestREADMEStructure(t *testing.T) {
 		}
 	}
 }
+
+// TestDesignUsesRealFlags keeps docs/design.md honest about flag names.
+func TestDesignUsesRealFlags(t *testing.T) {
+	c := ingestCLI(t)
+	data, err := os.ReadFile(filepath.Join(repoRoot(), "docs", "design.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile("`--([a-z][a-z0-9-]*)").FindAllStringSubmatch(string(data), -1) {
+		if !c.anyFlag(m[1]) {
+			t.Errorf("docs/design.md mentions `--%s`, which no ingest command accepts", m[1])
+		}
+	}
+}

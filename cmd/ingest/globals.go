@@ -45,7 +45,7 @@ type KafkaFlags struct {
 	KafkaBrokers               string `help:"Kafka bootstrap brokers, comma-separated host:port." env:"KAFKA_BROKERS" placeholder:"HOST:PORT,..."`
 	KafkaClientID              string `help:"Client id sent to Kafka." default:"tokentrail" env:"KAFKA_CLIENT_ID"`
 	KafkaTLS                   bool   `help:"Connect to Kafka with TLS." env:"KAFKA_TLS"`
-	KafkaTLSCAFile             string `help:"PEM CA bundle for Kafka TLS (default: system roots)." type:"existingfile" env:"KAFKA_TLS_CA_FILE" placeholder:"FILE"`
+	KafkaTLSCAFile             string `name:"kafka-tls-ca-file" help:"PEM CA bundle for Kafka TLS (default: system roots)." type:"existingfile" env:"KAFKA_TLS_CA_FILE" placeholder:"FILE"`
 	KafkaTLSCertFile           string `help:"Client certificate for Kafka mutual TLS." type:"existingfile" env:"KAFKA_TLS_CERT_FILE" placeholder:"FILE"`
 	KafkaTLSKeyFile            string `help:"Client key for Kafka mutual TLS." type:"existingfile" env:"KAFKA_TLS_KEY_FILE" placeholder:"FILE"`
 	KafkaTLSInsecureSkipVerify bool   `help:"Do not verify the brokers' certificates (testing only)." env:"KAFKA_TLS_INSECURE_SKIP_VERIFY"`

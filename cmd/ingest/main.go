@@ -7,6 +7,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/alecthomas/kong"
 	kongyaml "github.com/alecthomas/kong-yaml"
+	"gopkg.in/yaml.v3"
 )
 
 // CLI is the root of the command line.
@@ -101,14 +103,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 // from the file applies only when the flag's environment variable is unset,
 // which gives the documented precedence: flag > env > file.
 func envFirstLoader(r io.Reader) (kong.Resolver, error) {
-	inner, err := kongyaml.Loader(r)
+	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, usagef("--config: %v", err)
 	}
-	return envFirst{inner}, nil
+	inner, err := kongyaml.Loader(bytes.NewReader(data))
+	if err != nil {
+		return nil, usagef("--config: %v", err)
+	}
+	var flat map[string]any
+	if err := yaml.Unmarshal(data, &flat); err != nil {
+		return nil, usagef("--config: %v", err)
+	}
+	return envFirst{inner, flat}, nil
 }
 
-type envFirst struct{ kong.Resolver }
+// envFirst resolves a flag from the file when its environment variable is
+// unset: first under its command's section (collect: {poll-interval: 1m}),
+// then by its plain name at the top level, so one flat file serves every
+// command.
+type envFirst struct {
+	kong.Resolver
+	flat map[string]any
+}
 
 func (e envFirst) Resolve(ctx *kong.Context, parent *kong.Path, flag *kong.Flag) (any, error) {
 	for _, env := range flag.Envs {
@@ -116,7 +133,16 @@ func (e envFirst) Resolve(ctx *kong.Context, parent *kong.Path, flag *kong.Flag)
 			return nil, nil
 		}
 	}
-	return e.Resolver.Resolve(ctx, parent, flag)
+	v, err := e.Resolver.Resolve(ctx, parent, flag)
+	if v != nil || err != nil {
+		return v, err
+	}
+	if v, ok := e.flat[flag.Name]; ok {
+		if _, section := v.(map[string]any); !section {
+			return v, nil
+		}
+	}
+	return nil, nil
 }
 
 func oneLine(err error) string {
