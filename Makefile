@@ -23,8 +23,10 @@ test: test-deps lint
 	$(GO) test -race -count=1 -timeout 40m $(PKGS)
 	$(MAKE) fuzz
 
+# ClickHouse for the integration tests, Chromium for the review-pack render test.
 test-deps:
 	deploy/local/clickhouse.sh install
+	deploy/local/apt.sh chromium
 
 lint: vet fmt-check
 
