@@ -56,10 +56,10 @@ func TestAuditWindowsTiesAndRestart(t *testing.T) {
 // published twice.
 func TestFractionalTimestamps(t *testing.T) {
 	e := newEnv(t, falcontest.Config{Seed: 21, OffsetCap: 500, FractionalTimestamps: true,
-		Tenants: []falcontest.TenantConfig{{Tokens: 5, Events: 8000, Ties: 200, LateFraction: 0.2, LateMax: time.Minute, Span: 3 * time.Hour}}})
+		Tenants: []falcontest.TenantConfig{{Tokens: 5, Events: 4000, Ties: 200, LateFraction: 0.2, LateMax: time.Minute, Span: 3 * time.Hour}}})
 	tn := e.emu.Tenants()[0]
 	cfg := collector.Config{PageLimit: 100, OffsetCap: 500, StartAll: true, Lookback: 90 * time.Second, SettleLag: 10 * time.Second}
-	for i := 0; i < 4; i++ {
+	for i := 0; i < 3; i++ {
 		if err := e.collector(cfg, e.fileStore()).RunOnce(ctxT(t, time.Minute)); err != nil {
 			t.Fatal(err)
 		}
@@ -93,7 +93,7 @@ func TestTieGroupLargerThanOffsetCap(t *testing.T) {
 // lookback of the next run catches them, and nothing is published twice.
 func TestLateEventsCaughtByLookback(t *testing.T) {
 	e := newEnv(t, falcontest.Config{Seed: 3,
-		Tenants: []falcontest.TenantConfig{{Tokens: 5, Events: 20000, Ties: 50, LateFraction: 0.3, LateMax: 2 * time.Minute,
+		Tenants: []falcontest.TenantConfig{{Tokens: 5, Events: 10000, Ties: 50, LateFraction: 0.3, LateMax: 2 * time.Minute,
 			Span: 2 * time.Hour}}})
 	tn := e.emu.Tenants()[0]
 	cfg := collector.Config{PageLimit: 1000, StartAll: true, SettleLag: 30 * time.Second}
@@ -223,6 +223,29 @@ func TestTokensAndSettingsDiff(t *testing.T) {
 	}
 }
 
+// More tokens than the offset cap lets one query reach: the snapshot
+// continues in created_timestamp windows and misses none.
+func TestTokensBeyondOffsetCap(t *testing.T) {
+	e := newEnv(t, falcontest.Config{Seed: 14, OffsetCap: 200,
+		Tenants: []falcontest.TenantConfig{{Tokens: 700, Events: 50, Span: 400 * 24 * time.Hour}}})
+	tn := e.emu.Tenants()[0]
+	if len(tn.Tokens()) < 500 {
+		t.Fatalf("only %d tokens", len(tn.Tokens()))
+	}
+	if err := e.collector(collector.Config{PageLimit: 100, OffsetCap: 200, StartAll: true}, e.fileStore()).RunOnce(ctxT(t, time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	latest, n := e.latestTokens("t0")
+	if want := len(tn.Tokens()); n != want || len(latest) != want {
+		t.Fatalf("%d token records for %d ids, want %d", n, len(latest), want)
+	}
+	for _, r := range e.emu.Requests() {
+		if r.Status == 400 {
+			t.Fatalf("a request was refused: %s?%s", r.Path, r.RawQuery)
+		}
+	}
+}
+
 // A corrupt checkpoint stops the collector; it never restarts from zero.
 func TestCorruptCheckpointIsAnError(t *testing.T) {
 	e := newEnv(t, falcontest.Config{Seed: 5, Tenants: []falcontest.TenantConfig{{Tokens: 2, Events: 50}}})
@@ -239,7 +262,7 @@ func TestCorruptCheckpointIsAnError(t *testing.T) {
 // Cancelling Run mid-backfill returns nil after committing what Kafka
 // acknowledged; the next run finishes without duplicates.
 func TestGracefulStopCommits(t *testing.T) {
-	e := newEnv(t, falcontest.Config{Seed: 6, Tenants: []falcontest.TenantConfig{{Tokens: 5, Events: 30000, Span: 24 * time.Hour}}})
+	e := newEnv(t, falcontest.Config{Seed: 6, Tenants: []falcontest.TenantConfig{{Tokens: 5, Events: 15000, Span: 24 * time.Hour}}})
 	tn := e.emu.Tenants()[0]
 	e.clock.Advance(2 * time.Minute)
 	cfg := collector.Config{PageLimit: 500, StartAll: true}

@@ -2,10 +2,12 @@ package queries_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/tokentrail/tokentrail/internal/chtest"
 	"github.com/tokentrail/tokentrail/queries"
@@ -42,17 +44,35 @@ func BenchmarkReports(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			rows := 0
+			var cpu, wait time.Duration
 			for i := 0; i < b.N; i++ {
-				res, err := queries.Run(ctx, conn, r, v)
-				if err != nil {
-					b.Fatal(err)
-				}
+				// Tag each section's query so that the server's own accounting can
+				// tell CPU work from time spent waiting for a core on this shared
+				// machine.
 				rows = 0
-				for _, t := range res.Tables {
-					rows += len(t.Rows)
+				var ids []string
+				for j := range r.Sections {
+					one := *r
+					one.Sections = r.Sections[j : j+1]
+					id := fmt.Sprintf("bench-%s-%d-%s-%d", name, i, one.Sections[0].Name, time.Now().UnixNano())
+					ids = append(ids, id)
+					qctx := clickhouse.Context(ctx, clickhouse.WithQueryID(id), clickhouse.WithSettings(clickhouse.Settings{"log_queries": 1}))
+					res, err := queries.Run(qctx, conn, &one, v)
+					if err != nil {
+						b.Fatal(err)
+					}
+					rows += len(res.Tables[0].Rows)
 				}
+				b.StopTimer()
+				for _, id := range ids {
+					c, w := serverCPU(b, conn, id)
+					cpu, wait = cpu+c, wait+w
+				}
+				b.StartTimer()
 			}
 			b.ReportMetric(float64(rows), "rows")
+			b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "server-cpu-ms/op")
+			b.ReportMetric(float64(wait.Milliseconds())/float64(b.N), "cpu-wait-ms/op")
 		})
 	}
 	for _, r := range queries.All() {
@@ -63,4 +83,26 @@ func BenchmarkReports(b *testing.B) {
 			run(r.Name+"/365d", r, map[string]string{"since": "365d"})
 		}
 	}
+}
+
+// serverCPU returns the CPU time (user + system) ClickHouse spent on the
+// queries tagged id, and how long they waited for a CPU, from
+// system.query_log (18.16 keeps ProfileEvents as two arrays).
+func serverCPU(b *testing.B, conn driver.Conn, id string) (cpu, wait time.Duration) {
+	ctx := context.Background()
+	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
+		b.Logf("no server CPU accounting: %v", err)
+		return 0, 0
+	}
+	var user, sys, waited int64
+	err := conn.QueryRow(ctx, `SELECT
+			toInt64(sum(ProfileEvents.Values[indexOf(ProfileEvents.Names, 'UserTimeMicroseconds')])),
+			toInt64(sum(ProfileEvents.Values[indexOf(ProfileEvents.Names, 'SystemTimeMicroseconds')])),
+			toInt64(sum(ProfileEvents.Values[indexOf(ProfileEvents.Names, 'OSCPUWaitMicroseconds')]))
+		FROM system.query_log WHERE query_id = @id AND type = 2`, clickhouse.Named("id", id)).Scan(&user, &sys, &waited)
+	if err != nil {
+		b.Logf("no server CPU accounting: %v", err)
+		return 0, 0
+	}
+	return time.Duration(user+sys) * time.Microsecond, time.Duration(waited) * time.Microsecond
 }

@@ -103,8 +103,9 @@ FROM
     )
     LEFT JOIN
     (
-        -- Creation and deletion events. A creation happens at the token's created_timestamp: reading
-        -- only the audit granules holding those instants keeps this cheap on a long history.
+        -- Creation and deletion events. A creation is logged at the token's created_timestamp (give or
+        -- take a second): reading only the audit granules holding those instants keeps this cheap on a
+        -- long history.
         SELECT
             token_id,
             argMinIf(actor, timestamp, action = 'token_create') AS created_by,
@@ -112,7 +113,7 @@ FROM
             argMinIf(actor, timestamp, action = 'token_delete') AS deleted_by
         FROM audit_events
         PREWHERE timestamp IN (
-            SELECT created_timestamp FROM tokens FINAL
+            SELECT arrayJoin([created_timestamp - 1, created_timestamp, created_timestamp + 1]) FROM tokens FINAL
             WHERE tenant = @tenant
                   AND (@token = '' OR id = @token)
                   AND (@label = '' OR lower(label) LIKE lower(replaceAll(@label, '*', '%')))
@@ -164,7 +165,7 @@ FROM
             FROM audit_events
             PREWHERE (timestamp >= @since AND timestamp < @until)
                   OR timestamp IN (
-                SELECT created_timestamp FROM tokens FINAL
+                SELECT arrayJoin([created_timestamp - 1, created_timestamp, created_timestamp + 1]) FROM tokens FINAL
                 WHERE tenant = @tenant
                       AND (@token = '' OR id = @token)
                       AND (@label = '' OR lower(label) LIKE lower(replaceAll(@label, '*', '%')))

@@ -173,7 +173,7 @@ func TestCollectSIGTERMIsGraceful(t *testing.T) {
 	cmd.Env = env
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	must(t, cmd.Start())
+	mustNoErr(t, cmd.Start())
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	for {
@@ -186,7 +186,7 @@ func TestCollectSIGTERMIsGraceful(t *testing.T) {
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
-	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	mustNoErr(t, cmd.Process.Signal(syscall.SIGTERM))
 	select {
 	case err := <-exited:
 		if err != nil {

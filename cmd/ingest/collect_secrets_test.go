@@ -36,8 +36,8 @@ func TestCollectSecretsNeverLeak(t *testing.T) {
 	// A wrong secret: the error names no secret.
 	t.Setenv("FALCON_CLIENT_SECRET", "WRONG-"+secret)
 	code, stderr := runIngest(e.args("--once")...)
-	if code != 1 || !strings.Contains(lastLine(stderr), "authentication failed") {
-		t.Fatalf("wrong secret: exit %d, %q; want 1 and an authentication error", code, lastLine(stderr))
+	if code != 1 || !strings.Contains(lastLogLine(stderr), "authentication failed") {
+		t.Fatalf("wrong secret: exit %d, %q; want 1 and an authentication error", code, lastLogLine(stderr))
 	}
 	logs.WriteString(stderr)
 	t.Setenv("FALCON_CLIENT_SECRET", secret)
@@ -52,10 +52,10 @@ func TestCollectSecretsNeverLeak(t *testing.T) {
 			// are rewritten with new values around.
 			clock.Advance(time.Minute)
 			toks := tn.Tokens()
-			must(t, tn.RenameToken("x", toks[i].ID, "renamed"))
+			mustNoErr(t, tn.RenameToken("x", toks[i].ID, "renamed"))
 			_, err := tn.CreateToken("x", "new", nil)
-			must(t, err)
-			must(t, tn.DeleteToken("x", toks[i+5].ID))
+			mustNoErr(t, err)
+			mustNoErr(t, tn.DeleteToken("x", toks[i+5].ID))
 		}
 		remember()
 		code, stderr := runIngest(append(e.args("--once", "--start-time", "all"), extra...)...)
@@ -102,13 +102,13 @@ func TestCollectSecretsNeverLeak(t *testing.T) {
 		t.Fatalf("only %d records read", records)
 	}
 	files, err := filepath.Glob(filepath.Join(e.dir, "state", "*"))
-	must(t, err)
+	mustNoErr(t, err)
 	if len(files) == 0 {
 		t.Fatal("no checkpoint file")
 	}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
-		must(t, err)
+		mustNoErr(t, err)
 		check(f, data)
 	}
 }

@@ -54,9 +54,9 @@ func testSinkKilledAtRandom(t *testing.T, ch *chtest.Server) {
 		}
 	}()
 	logs := filepath.Join(t.TempDir(), "sink.log")
-	for i := range 8 {
+	for i := range 6 {
 		cmd := e.child(bin, logs, e.args("sink")...)
-		d := time.Duration(300+rng.IntN(8700)) * time.Millisecond
+		d := time.Duration(300+rng.IntN(5700)) * time.Millisecond
 		time.Sleep(d)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
