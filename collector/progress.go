@@ -2,7 +2,13 @@ package collector
 
 import (
 	"time"
+
+	tprogress "github.com/tokentrail/tokentrail/progress"
 )
+
+// barSpan is how far behind a poll must start for its audit read to count
+// as a backfill worth a terminal progress bar.
+const barSpan = time.Hour
 
 // progress logs a long audit backfill: events published, rate and ETA. The
 // ETA divides the time still to cover (upper - cursor) by the speed at
@@ -17,6 +23,9 @@ type progress struct {
 	sinceLast  int
 	logged     bool
 	intervalOK bool
+	// bar draws a progress bar on a terminal stderr during a backfill; the
+	// log lines above stay the record of progress.
+	bar *tprogress.Reporter
 }
 
 func newProgress(w *worker, upper time.Time) *progress {
@@ -31,6 +40,14 @@ func (p *progress) batch(n int, cursor time.Time) {
 	}
 	p.events += n
 	p.sinceLast += n
+	if p.bar == nil && p.intervalOK && p.upper.Sub(p.from) >= barSpan {
+		p.bar = tprogress.Start(tprogress.Config{Name: "audit_events " + p.w.name, From: p.from, To: p.upper,
+			Logger: p.w.log, Interval: -1})
+	}
+	if p.bar != nil {
+		p.bar.Add(int64(n))
+		p.bar.SetCursor(cursor)
+	}
 	if !p.intervalOK {
 		return
 	}
@@ -51,6 +68,9 @@ func (p *progress) batch(n int, cursor time.Time) {
 }
 
 func (p *progress) done(cursor time.Time) {
+	if p.bar != nil {
+		p.bar.Stop()
+	}
 	if p.logged {
 		elapsed := time.Since(p.start)
 		p.w.log.Info("audit backfill caught up", "events", p.events, "elapsed", elapsed.Round(time.Millisecond).String(),

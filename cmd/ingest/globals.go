@@ -10,6 +10,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/tokentrail/tokentrail/kafkaconn"
+	"github.com/tokentrail/tokentrail/progress"
 )
 
 // Globals are the flags every command accepts.
@@ -30,8 +31,9 @@ func (g *Globals) Logger() *slog.Logger {
 	_ = level.UnmarshalText([]byte(g.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
 	w := g.stderr
-	if w == nil {
-		w = os.Stderr
+	if w == nil || w == os.Stderr {
+		// Log lines go above a backfill's progress bar, not glued to it.
+		w = progress.Writer(os.Stderr)
 	}
 	if g.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
