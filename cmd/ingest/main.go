@@ -88,6 +88,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// commit and return nil within --shutdown-timeout.
 	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal, a second one kills at once (default action)
+	// instead of waiting out the graceful stop.
+	go func() { <-sigCtx.Done(); stop() }()
 	ctx.BindTo(sigCtx, (*context.Context)(nil))
 	if err := ctx.Run(&cli.Globals); err != nil {
 		fmt.Fprintln(stderr, "ingest:", oneLine(err))

@@ -7,9 +7,6 @@ package querytest
 import (
 	"context"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +14,7 @@ import (
 
 	"github.com/tokentrail/tokentrail/internal/chtest"
 	"github.com/tokentrail/tokentrail/schema"
-	"github.com/tokentrail/tokentrail/schema/migrations"
+	"github.com/tokentrail/tokentrail/schema/migrate"
 )
 
 // Fixture is a set of collected records. Every token record is one collected
@@ -36,26 +33,11 @@ func (f *Fixture) Add(other Fixture) {
 	f.Settings = append(f.Settings, other.Settings...)
 }
 
-// Migrate applies every migration in file order to the database conn points
-// at, one statement at a time (the native protocol takes one per query).
+// Migrate applies the project's migrations (schema/migrate, the runner
+// ingest migrate uses) to the database conn points at.
 func Migrate(ctx context.Context, conn driver.Conn) error {
-	names, err := fs.Glob(migrations.FS, "*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		b, err := fs.ReadFile(migrations.FS, name)
-		if err != nil {
-			return err
-		}
-		for _, stmt := range statements(string(b)) {
-			if err := conn.Exec(ctx, stmt); err != nil {
-				return fmt.Errorf("migration %s: %w", name, err)
-			}
-		}
-	}
-	return nil
+	_, err := migrate.Apply(ctx, conn, migrate.Options{})
+	return err
 }
 
 // NewDatabase creates a fresh database on s with the schema applied and
@@ -72,23 +54,6 @@ func NewDatabase(t testing.TB, s *chtest.Server) (string, driver.Conn) {
 		t.Fatal(err)
 	}
 	return db, conn
-}
-
-// statements splits a migration file on ';' and drops comment-only parts.
-func statements(src string) []string {
-	var out []string
-	for _, part := range strings.Split(src, ";") {
-		var code []string
-		for _, line := range strings.Split(part, "\n") {
-			if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "--") {
-				code = append(code, line)
-			}
-		}
-		if len(code) > 0 {
-			out = append(out, strings.Join(code, "\n"))
-		}
-	}
-	return out
 }
 
 const tokenColumns = "tenant, id, label, type, status, value_fingerprint, created_timestamp, expires_timestamp, " +
