@@ -105,8 +105,16 @@ func TestFaultBodies(t *testing.T) {
 	if len(tn.Tokens()) != before+1 {
 		t.Fatal("reset request did not take effect")
 	}
-	reqs := srv.Emulator().Requests()
-	if last := reqs[len(reqs)-1]; last.Operation != OpTokensCreate || last.Status != 0 {
+	// The handler records the request after it reset the connection, so
+	// the client can see the reset before the record exists.
+	var last Request
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		reqs := srv.Emulator().Requests()
+		if last = reqs[len(reqs)-1]; last.Operation == OpTokensCreate || time.Now().After(deadline) {
+			break
+		}
+	}
+	if last.Operation != OpTokensCreate || last.Status != 0 {
 		t.Fatalf("recorded reset %+v", last)
 	}
 	c.get(pTokensQ, nil).want(t, http.StatusOK)
