@@ -6,6 +6,9 @@ FUZZTIME  ?= 10s
 BENCHTIME ?= 1x
 LDFLAGS   ?= -s -w -X main.version=$(shell git describe --always --dirty 2>/dev/null || echo dev)
 
+# Extra flags for `make demo`, e.g. DEMO_FLAGS=--duration=30s
+DEMO_FLAGS ?=
+
 .PHONY: all build demo test test-deps lint vet fmt-check fuzz bench clean
 
 all: build
@@ -14,9 +17,12 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 # The main job on the embedded default: emulated Falcon, embedded Kafka, local ClickHouse.
-demo: build
-	deploy/local/clickhouse.sh start
-	$(BIN)/ingest demo
+# ClickHouse is installed and started while the binary builds.
+demo:
+	deploy/local/clickhouse.sh start & \
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ingest ./cmd/ingest; built=$$?; \
+	wait $$! || exit 1; [ $$built -eq 0 ] || exit $$built
+	$(BIN)/ingest demo $(DEMO_FLAGS)
 
 # Everything CI runs. Installs ClickHouse (apt, as root) for the integration tests.
 test: test-deps lint

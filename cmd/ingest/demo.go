@@ -157,6 +157,9 @@ func (c *DemoCmd) Run(ctx context.Context, g *Globals) error {
 		len(tenant.AuditEventIDs(true)) < tenant.AuditEventCount(); {
 		time.Sleep(250 * time.Millisecond)
 	}
+	// The API's timestamps have whole seconds: let the second of the last
+	// change pass so that the catch-up's upper bound lies beyond it.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(1100 * time.Millisecond)))
 
 	// Catch up on what happened until the activity stopped, then report.
 	fmt.Fprintln(out, "demo: stopping activity; catching up (collect --once, sink --once)")
@@ -209,7 +212,7 @@ func demoProgress(ctx context.Context, out io.Writer, start time.Time, t *falcon
 		}
 		ch := fmt.Sprint(rows)
 		if err != nil {
-			ch = "(not yet)"
+			ch = "(no table yet)"
 		}
 		fmt.Fprintf(out, "demo: %3ds  Falcon: %d audit events, %d tokens  |  ClickHouse audit_events: %s\n",
 			int(time.Since(start).Seconds()), t.AuditEventCount(), len(t.Tokens()), ch)
@@ -244,7 +247,7 @@ func demoSummary(ctx context.Context, conn driver.Conn, t *falcontest.Tenant) (s
 	fmt.Fprintf(&b, "  tokens:         %d in Falcon, %d current in ClickHouse (%d token changes recorded)\n", len(t.Tokens()), tokens, changes)
 	fmt.Fprintf(&b, "  settings:       %d settings records in ClickHouse\n", settings)
 	if uint64(visible) != events {
-		fmt.Fprintf(&b, "  note: %d events differ (late arrivals not yet visible when the catch-up ran)\n", int64(visible)-int64(events))
+		fmt.Fprintf(&b, "  note: %d events not in ClickHouse yet (the next poll collects them)\n", int64(visible)-int64(events))
 	}
 	r, err := queries.Lookup("policy-findings")
 	if err != nil {
