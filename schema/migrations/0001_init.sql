@@ -15,7 +15,10 @@ CREATE TABLE IF NOT EXISTS audit_events (
     schema_version UInt16
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(timestamp)
-ORDER BY (tenant, id);
+-- Reports ask for one action (or a few) over a period, so the key leads with (action, timestamp): those
+-- questions read ranges, not whole columns. An event's id fixes its action, timestamp and token_id, so
+-- de-duplication still happens per (tenant, id).
+ORDER BY (tenant, action, timestamp, token_id, id);
 
 CREATE TABLE IF NOT EXISTS tokens (
     tenant              String,
