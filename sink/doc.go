@@ -29,6 +29,11 @@
 // member of the group committed. It assumes the last offset of a partition
 // holds a record, as on the plain topics the collector writes (a compacted or
 // transactional topic could end on a gap the group never commits past).
+// While it waits it logs, at info level, the partitions not committed yet.
+// When the group's committed offsets do not advance for SessionTimeout +
+// RebalanceTimeout + BatchAge, it rejoins the group with a new member: a
+// member that died while joining can be assigned partitions it never
+// commits, and the coordinator drops members that do not rejoin.
 //
 // A record that cannot be decoded or validated (invalid JSON, unknown
 // record_type, a schema_version newer than this build, a field failing

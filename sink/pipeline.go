@@ -53,8 +53,12 @@ type pipeline struct {
 
 	// Drain state.
 	targets    map[topicPartition]int64
-	unreached  int  // partitions with a target not fetched up to it yet
-	reachedAll bool // set once when unreached drops to 0
+	unreached  int       // partitions with a target not fetched up to it yet
+	reachedAll bool      // set once when unreached drops to 0
+	left       int64     // records the group has left to commit up to the targets
+	progressAt time.Time // when left last changed, or the group was last joined
+	loggedAt   time.Time // when drained last logged
+	rejoins    int
 
 	free   chan *batch // flushed batches back to the fetch loop
 	full   chan *batch // batches to flush
@@ -123,6 +127,7 @@ func (p *pipeline) flushLoop(ctx context.Context) {
 func (p *pipeline) fetchLoop(ctx context.Context) error {
 	s := p.s
 	cur := <-p.free
+	p.left, p.progressAt, p.loggedAt = -1, time.Now(), time.Now()
 	var wait waiter // the current FetchMessage deadline
 	defer wait.reset()
 	fetchErrors := 0
@@ -147,8 +152,10 @@ func (p *pipeline) fetchLoop(ctx context.Context) error {
 				if cur, err = p.handOff(cur); err != nil {
 					return nil
 				}
-				if p.once && p.drained(ctx) {
-					return p.waitFlushed()
+				if p.once {
+					if done, err := p.drainStep(ctx); done || err != nil {
+						return nil
+					}
 				}
 			case errors.Is(err, io.EOF):
 				return fmt.Errorf("sink: Kafka reader closed: %w", err)
@@ -191,10 +198,43 @@ func (p *pipeline) fetchLoop(ctx context.Context) error {
 		}
 		// Also after other flushes: partitions this member does not hold
 		// are drained by the others.
-		if p.drained(ctx) {
-			return p.waitFlushed()
+		if done, err := p.drainStep(ctx); done || err != nil {
+			return nil
 		}
 	}
+}
+
+// drainStep runs once the fetch loop handed off its batch (it holds an
+// empty one): done when the group committed every target and the batches
+// in flight are flushed. When the commits stalled, it rejoins the group:
+// a member that died while joining can hold partitions in the group and
+// never commit them (kfake keeps it until a rebalance; a broker would after
+// its session timeout), and a new join makes the coordinator drop members
+// that do not rejoin. An error means a flush failed (p.err).
+func (p *pipeline) drainStep(ctx context.Context) (done bool, err error) {
+	done, stalled := p.drained(ctx)
+	switch {
+	case done:
+		return true, p.waitFlushed()
+	case stalled:
+		return false, p.rejoin()
+	}
+	return false, nil
+}
+
+// rejoin replaces the reader by a new member of the group, once the
+// batches in flight are flushed and committed by the old one.
+func (p *pipeline) rejoin() error {
+	if err := p.waitFlushed(); err != nil {
+		return err
+	}
+	p.rejoins++
+	p.s.log.Info("draining: the group's committed offsets did not advance; rejoining the group",
+		"group", p.s.cfg.Group, "for", time.Since(p.progressAt).Round(time.Millisecond), "records_left", p.left, "rejoins", p.rejoins)
+	p.s.closeReader(p.reader)
+	p.reader = p.s.newReader(p.topics, true)
+	p.progressAt = time.Now()
+	return nil
 }
 
 // waiter is a context for FetchMessage, replaced when what it waits for

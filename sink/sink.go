@@ -107,8 +107,9 @@ func (s *Sink) Run(ctx context.Context) error { return s.run(ctx, false) }
 
 // Drain consumes up to the end offsets the topics have when it starts,
 // commits, and returns nil once the group's committed offsets reach them
-// (whichever member of the group wrote the records). It stops early like
-// Run when ctx is done.
+// (whichever member of the group wrote the records). When those offsets
+// stall, it rejoins the group (see the package documentation). It stops
+// early like Run when ctx is done.
 func (s *Sink) Drain(ctx context.Context) error { return s.run(ctx, true) }
 
 // Ready reports whether ClickHouse and Kafka answer, for /readyz.
@@ -160,11 +161,22 @@ func (s *Sink) run(ctx context.Context, once bool) error {
 		}
 		p.targets, p.unreached = targets, len(targets)
 	}
+	p.reader = s.newReader(topics, once)
+	s.log.Info("sink started", "group", s.cfg.Group, "topics", topics, "dlq", s.cfg.Topics.DLQ,
+		"batch_rows", s.cfg.BatchRows, "batch_age", s.cfg.BatchAge, "drain", once)
+	err := p.run(ctx)
+	s.closeReader(p.reader)
+	return err
+}
+
+// newReader returns a consumer-group reader of topics, committing only
+// explicitly.
+func (s *Sink) newReader(topics []string, once bool) *kafka.Reader {
 	maxWait := s.cfg.FetchMaxWait
 	if once {
 		maxWait = min(maxWait, drainMaxWait)
 	}
-	p.reader = kafka.NewReader(kafka.ReaderConfig{
+	return kafka.NewReader(kafka.ReaderConfig{
 		Brokers:               s.cfg.Kafka.Brokers,
 		GroupID:               s.cfg.Group,
 		GroupTopics:           topics,
@@ -187,11 +199,11 @@ func (s *Sink) run(ctx context.Context, once bool) error {
 		}),
 		ErrorLogger: kafka.LoggerFunc(func(f string, a ...any) { s.log.Warn("kafka: " + fmt.Sprintf(f, a...)) }),
 	})
-	s.log.Info("sink started", "group", s.cfg.Group, "topics", topics, "dlq", s.cfg.Topics.DLQ,
-		"batch_rows", s.cfg.BatchRows, "batch_age", s.cfg.BatchAge, "drain", once)
-	err := p.run(ctx)
-	if cerr := p.reader.Close(); cerr != nil {
-		s.log.Debug("closing the Kafka reader", "err", cerr)
+}
+
+// closeReader closes r, which leaves the group.
+func (s *Sink) closeReader(r *kafka.Reader) {
+	if err := r.Close(); err != nil {
+		s.log.Debug("closing the Kafka reader", "err", err)
 	}
-	return err
 }

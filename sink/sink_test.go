@@ -20,6 +20,7 @@ func TestSink(t *testing.T) {
 	t.Run("DeadLetterFailureStops", testDeadLetterFailureStops)
 	t.Run("RebalanceLosesNothing", testRebalanceLosesNothing)
 	t.Run("DrainWithAnotherMember", testDrainWithAnotherMember)
+	t.Run("DrainWithDeadJoiningMember", testDrainWithDeadJoiningMember)
 	t.Run("ClickHouseOutage", testClickHouseOutage) // last: restarts the server
 }
 
