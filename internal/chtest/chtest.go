@@ -79,10 +79,23 @@ func Start(t testing.TB) *Server {
 			t.Logf("clickhouse data and logs kept in %s", dir)
 		}
 	})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
+	// The ports were free when chosen but another process (a parallel test
+	// package) can take one before the server binds it: retry with new ones.
+	for attempt := 1; ; attempt++ {
+		err := s.Start()
+		if err == nil {
+			return s
+		}
+		logs, _ := os.ReadFile(filepath.Join(s.Dir, "server.err.log"))
+		if attempt == 3 || !strings.Contains(string(logs), "Address already in use") {
+			t.Fatal(err)
+		}
+		_ = os.Remove(filepath.Join(s.Dir, "server.err.log"))
+		s.Addr, s.HTTPAddr = freeAddr(t), freeAddr(t)
+		if err := s.writeConfig(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	return s
 }
 
 // Start (re)starts a stopped server on the same ports and data, and waits
