@@ -86,11 +86,13 @@ func Start(t testing.TB) *Server {
 		if err == nil {
 			return s
 		}
-		logs, _ := os.ReadFile(filepath.Join(s.Dir, "server.err.log"))
-		if attempt == 3 || !strings.Contains(string(logs), "Address already in use") {
+		errLog, _ := os.ReadFile(filepath.Join(s.Dir, "server.err.log"))
+		outLog, _ := os.ReadFile(filepath.Join(s.Dir, "stdout.log"))
+		if attempt == 3 || !strings.Contains(string(errLog)+string(outLog), "Address already in use") {
 			t.Fatal(err)
 		}
 		_ = os.Remove(filepath.Join(s.Dir, "server.err.log"))
+		_ = os.Remove(filepath.Join(s.Dir, "stdout.log"))
 		s.Addr, s.HTTPAddr = freeAddr(t), freeAddr(t)
 		if err := s.writeConfig(); err != nil {
 			t.Fatal(err)
