@@ -19,7 +19,6 @@ import (
 	"github.com/tokentrail/tokentrail/internal/kafkatest"
 	"github.com/tokentrail/tokentrail/queries"
 	"github.com/tokentrail/tokentrail/report"
-	"github.com/tokentrail/tokentrail/telemetry"
 )
 
 // DemoCmd runs the whole pipeline on embedded parts: the Falcon emulator
@@ -55,15 +54,14 @@ func (c *DemoCmd) Run(ctx context.Context, g *Globals) error {
 	if c.Pack == "" {
 		c.Pack = filepath.Join(c.StateDir, "review-pack.html")
 	}
-	log := g.Logger()
 	out := g.stderr
 	start := time.Now()
 
-	tel := telemetry.New(telemetry.Config{Addr: g.MetricsAddr}, log)
-	if err := tel.Start(); err != nil {
-		return usagef("--metrics-addr: %v", err)
+	tel, stopTel, err := g.startTelemetry(ctx)
+	if err != nil {
+		return err
 	}
-	defer tel.Shutdown(context.WithoutCancel(ctx))
+	defer stopTel()
 
 	// ClickHouse first: it is the one part the demo does not embed.
 	chf := ClickHouseFlags{ClickHouseDSN: c.ClickHouseDSN}

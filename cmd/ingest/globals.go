@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tokentrail/tokentrail/kafkaconn"
 	"github.com/tokentrail/tokentrail/progress"
+	"github.com/tokentrail/tokentrail/telemetry"
 )
 
 // Globals are the flags every command accepts.
@@ -93,4 +95,18 @@ func secretFromEnvOrFile(env, file, flag string) (string, error) {
 		return strings.TrimRight(string(b), "\r\n"), nil
 	}
 	return os.Getenv(env), nil
+}
+
+// startTelemetry serves --metrics-addr (nothing when it is empty) and
+// returns the server and a function that stops it.
+func (g *Globals) startTelemetry(ctx context.Context) (*telemetry.Server, func(), error) {
+	tel := telemetry.New(telemetry.Config{Addr: g.MetricsAddr}, g.Logger())
+	if err := tel.Start(); err != nil {
+		return nil, nil, usagef("--metrics-addr: %v", err)
+	}
+	return tel, func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = tel.Shutdown(sctx)
+	}, nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/tokentrail/tokentrail/kafkaconn"
 	"github.com/tokentrail/tokentrail/telemetry"
@@ -19,16 +18,11 @@ type RunCmd struct {
 
 // Run implements the command.
 func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
-	log := g.Logger()
-	tel := telemetry.New(telemetry.Config{Addr: g.MetricsAddr}, log)
-	if err := tel.Start(); err != nil {
-		return usagef("--metrics-addr: %v", err)
+	tel, stopTel, err := g.startTelemetry(ctx)
+	if err != nil {
+		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = tel.Shutdown(sctx)
-	}()
+	defer stopTel()
 	return runBoth(ctx, g, c.KafkaFlags, c.CollectFlags, c.SinkFlags, c.Once, tel)
 }
 

@@ -102,16 +102,11 @@ type SinkCmd struct {
 
 // Run implements the command.
 func (c *SinkCmd) Run(ctx context.Context, g *Globals) error {
-	log := g.Logger()
-	tel := telemetry.New(telemetry.Config{Addr: g.MetricsAddr}, log)
-	if err := tel.Start(); err != nil {
-		return usagef("--metrics-addr: %v", err)
+	tel, stopTel, err := g.startTelemetry(ctx)
+	if err != nil {
+		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = tel.Shutdown(sctx)
-	}()
+	defer stopTel()
 	f := c.SinkFlags
 	f.Topics = c.TopicFlags
 	return runSink(ctx, g, c.KafkaFlags, f, c.Once, tel)
