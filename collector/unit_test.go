@@ -3,6 +3,7 @@ package collector_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -168,7 +169,7 @@ func TestMetricsAndProgress(t *testing.T) {
 	tn := e.emu.Tenants()[0]
 	var logs syncBuf
 	reg := prometheus.NewRegistry()
-	c, err := collector.New(collector.Config{StartAll: true, PageLimit: 200, ProgressInterval: time.Nanosecond},
+	c, err := collector.New(collector.Config{StartAll: true, PageLimit: 200, ProgressInterval: time.Millisecond},
 		collector.Dependencies{Tenants: []collector.Tenant{{Name: "m", API: e.client(tn, 200, 10000)}}, Publisher: e.pub,
 			Store: e.fileStore(), Logger: slog.New(slog.NewTextHandler(&logs, nil)), Registerer: reg, Now: e.clock.Now})
 	must(t, err)
@@ -189,9 +190,11 @@ func TestMetricsAndProgress(t *testing.T) {
 		t.Errorf("%d per-tenant gauge/histogram series, want 3", text)
 	}
 	out := logs.String()
-	if !strings.Contains(out, "audit backfill progress") || !strings.Contains(out, "eta=") || !strings.Contains(out, "rate_per_s=") ||
-		!strings.Contains(out, "audit backfill caught up") {
-		t.Fatalf("no progress logs:\n%s", out)
+	if !strings.Contains(out, "msg=progress ") || !strings.Contains(out, "eta=") || !strings.Contains(out, "rate_per_sec=") {
+		t.Fatalf("no periodic progress logs:\n%s", out)
+	}
+	if want := fmt.Sprintf(`task=audit_events events=%d `, int(n)); !strings.Contains(out, `msg="progress end"`) || !strings.Contains(out, want) {
+		t.Fatalf("no final progress line %q:\n%s", want, out)
 	}
 }
 
