@@ -133,6 +133,16 @@ func TestScenarioReports(t *testing.T) {
 	if n := len(byID["timeline"]); n != 2 { // created, first_use: outside the period, but asked for by id
 		t.Errorf("token filter timeline: %v", byID["timeline"])
 	}
+	// Creation and deletion actors come from the whole audit trail, not only
+	// the period: token 8 was created in January and deleted on 2025-06-16.
+	gone := runReport(t, conn, "token-lifecycle", map[string]string{"token": querytest.TokenID(8), "since": "2025-06-20"})
+	if rows := gone["tokens"]; len(rows) != 1 || rows[0]["created_by"] != "alice@example.com" ||
+		rows[0]["deleted_by"] != "bob@example.com" || fmt.Sprint(rows[0]["deleted_at"]) != fmt.Sprint(querytest.T("2025-06-16 09:00")) {
+		t.Errorf("token 8 before the period: %v", rows)
+	}
+	if rows := gone["timeline"]; len(rows) != 2 || rows[0]["event"] != "created" || rows[1]["event"] != "first_use" {
+		t.Errorf("token 8 timeline: %v", rows)
+	}
 	if n := len(runReport(t, conn, "stale-tokens", map[string]string{"days": "10"})["stale"]); n != 4 {
 		t.Errorf("stale with days=10: %d rows, want 4", n)
 	}
