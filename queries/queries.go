@@ -145,6 +145,7 @@ var (
 	nameRe    = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 	identRe   = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 	keyLineRe = regexp.MustCompile(`^--\s*([a-z]+):\s?(.*)$`)
+	useRe     = regexp.MustCompile(`\{\{([^{}]*)\}\}`)
 )
 
 // Parse reads one report file. The header is a block of comment lines:
@@ -163,15 +164,32 @@ var (
 //
 // Parameter types are Int, String, DateTime and Duration (see ParamType).
 // A parameter is referenced in SQL as @name and bound by the driver.
+//
+// A fragment is SQL that several sections share, written once because
+// ClickHouse 18.16 has no CTEs:
+//
+//	-- fragment: selected_tokens
+//	-- Comment lines here are for readers of the file.
+//	SELECT id FROM tokens FINAL WHERE tenant = @tenant ORDER BY id LIMIT @limit
+//
+// A section includes it as {{selected_tokens}}; the text is spliced in when
+// the file is parsed (it is part of the embedded file, never user input) and
+// its lines take the indentation of the line holding the reference.
 func Parse(src string) (*Report, error) {
 	r := &Report{}
 	var cur *Section
 	var sqlLines, notes []string
+	fragments := map[string]string{}
+	isFragment := false
 	flush := func() {
 		if cur != nil {
 			cur.SQL = strings.TrimSpace(strings.TrimRight(strings.TrimSpace(strings.Join(sqlLines, "\n")), ";"))
 			cur.Notes = strings.Join(notes, " ")
-			r.Sections = append(r.Sections, *cur)
+			if isFragment {
+				fragments[cur.Name] = cur.SQL
+			} else {
+				r.Sections = append(r.Sections, *cur)
+			}
 		}
 		sqlLines, notes = nil, nil
 	}
@@ -199,20 +217,30 @@ func Parse(src string) (*Report, error) {
 				return nil, fmt.Errorf("line %d: parameter %q declared twice", lineNo, p.Name)
 			}
 			r.Params = append(r.Params, p)
+		case key == "fragment":
+			flush()
+			if !identRe.MatchString(val) {
+				return nil, fmt.Errorf("line %d: want -- fragment: name (lower_case), got %q", lineNo, val)
+			}
+			if _, dup := fragments[val]; dup {
+				return nil, fmt.Errorf("line %d: fragment %q declared twice", lineNo, val)
+			}
+			cur, isFragment = &Section{Name: val}, true
+			fragments[val] = ""
 		case key == "section":
 			flush()
 			f, err := fields(val)
 			if err != nil || len(f) < 1 || len(f) > 2 || !identRe.MatchString(f[0].text) || f[0].quoted {
 				return nil, fmt.Errorf("line %d: want -- section: name \"Title\"", lineNo)
 			}
-			cur = &Section{Name: f[0].text, Title: f[0].text}
+			cur, isFragment = &Section{Name: f[0].text, Title: f[0].text}, false
 			if len(f) == 2 {
 				cur.Title = f[1].text
 			}
 			if _, dup := r.Section(cur.Name); dup {
 				return nil, fmt.Errorf("line %d: section %q declared twice", lineNo, cur.Name)
 			}
-		case cur != nil && key == "chart" && len(sqlLines) == 0:
+		case cur != nil && !isFragment && key == "chart" && len(sqlLines) == 0:
 			c, err := parseChart(val)
 			if err != nil {
 				return nil, fmt.Errorf("line %d: %w", lineNo, err)
@@ -240,6 +268,9 @@ func Parse(src string) (*Report, error) {
 	if len(r.Sections) == 0 {
 		return nil, fmt.Errorf("report %s: no -- section: line", r.Name)
 	}
+	if err := expandFragments(r, fragments); err != nil {
+		return nil, err
+	}
 	used := map[string]bool{}
 	for _, s := range r.Sections {
 		if s.SQL == "" {
@@ -261,6 +292,49 @@ func Parse(src string) (*Report, error) {
 		}
 	}
 	return r, nil
+}
+
+// expandFragments replaces every {{name}} in the sections' SQL with the
+// fragment's text, indenting its continuation lines like the line holding
+// the reference. Every fragment must be used and may not include another.
+func expandFragments(r *Report, fragments map[string]string) error {
+	used := map[string]bool{}
+	for name, sql := range fragments {
+		if sql == "" {
+			return fmt.Errorf("report %s: fragment %s has no SQL", r.Name, name)
+		}
+		if useRe.MatchString(sql) {
+			return fmt.Errorf("report %s: fragment %s includes another fragment", r.Name, name)
+		}
+	}
+	for i := range r.Sections {
+		s := &r.Sections[i]
+		lines := strings.Split(s.SQL, "\n")
+		for j, line := range lines {
+			var err error
+			indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
+			lines[j] = useRe.ReplaceAllStringFunc(line, func(ref string) string {
+				name := useRe.FindStringSubmatch(ref)[1]
+				sql, ok := fragments[name]
+				if !ok {
+					err = fmt.Errorf("report %s: section %s includes {{%s}}, which no -- fragment: declares", r.Name, s.Name, name)
+					return ref
+				}
+				used[name] = true
+				return strings.ReplaceAll(sql, "\n", "\n"+indent)
+			})
+			if err != nil {
+				return err
+			}
+		}
+		s.SQL = strings.Join(lines, "\n")
+	}
+	for name := range fragments {
+		if !used[name] {
+			return fmt.Errorf("report %s: fragment %s is declared but no section includes it", r.Name, name)
+		}
+	}
+	return nil
 }
 
 func parseChart(val string) (*Chart, error) {

@@ -101,6 +101,49 @@ SELECT 1 AS x WHERE @days > 0
 	}
 }
 
+func TestParseFragments(t *testing.T) {
+	src := `-- name: demo
+-- title: Demo
+-- description: D
+-- param: limit Int = 10 "Rows"
+
+-- fragment: picked
+-- Readers' notes on the fragment.
+SELECT id
+FROM t
+LIMIT @limit
+
+-- section: one
+SELECT a
+FROM u
+WHERE id IN (
+    {{picked}}
+)
+
+-- section: two
+SELECT count() FROM ({{picked}}) WHERE 1
+`
+	r, err := Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Sections) != 2 {
+		t.Fatalf("a fragment became a section: %+v", r.Sections)
+	}
+	want := "SELECT a\nFROM u\nWHERE id IN (\n    SELECT id\n    FROM t\n    LIMIT @limit\n)"
+	if r.Sections[0].SQL != want {
+		t.Errorf("section one SQL =\n%s\nwant\n%s", r.Sections[0].SQL, want)
+	}
+	want = "SELECT count() FROM (SELECT id\nFROM t\nLIMIT @limit) WHERE 1"
+	if r.Sections[1].SQL != want {
+		t.Errorf("section two SQL =\n%s\nwant\n%s", r.Sections[1].SQL, want)
+	}
+	// A parameter used only inside a fragment counts as used.
+	if got := References(r.Sections[1].SQL); !reflect.DeepEqual(got, []string{"limit"}) {
+		t.Errorf("References = %v", got)
+	}
+}
+
 func TestParseRejects(t *testing.T) {
 	head := "-- name: demo\n-- title: T\n-- description: D\n"
 	cases := map[string]string{
@@ -118,6 +161,13 @@ func TestParseRejects(t *testing.T) {
 		"duplicate param":   head + "-- param: x Int = 1 \"x\"\n-- param: x Int = 2 \"x\"\n-- section: s\nSELECT @x",
 		"duplicate section": head + "-- section: s\nSELECT 1\n-- section: s\nSELECT 2",
 		"bad chart":         head + "-- section: s\n-- chart: pie x=a y=b\nSELECT 1",
+		"unknown fragment":  head + "-- section: s\nSELECT x FROM ({{nope}})",
+		"unused fragment":   head + "-- fragment: f\nSELECT 1\n-- section: s\nSELECT 1",
+		"empty fragment":    head + "-- fragment: f\n-- section: s\nSELECT x FROM ({{f}})",
+		"nested fragment":   head + "-- fragment: f\nSELECT 1\n-- fragment: g\nSELECT x FROM ({{f}})\n-- section: s\nSELECT x FROM ({{g}})",
+		"bad fragment name": head + "-- fragment: F-1\nSELECT 1\n-- section: s\nSELECT x FROM ({{F-1}})",
+		"two fragments":     head + "-- fragment: f\nSELECT 1\n-- fragment: f\nSELECT 2\n-- section: s\nSELECT x FROM ({{f}})",
+		"param in fragment": head + "-- fragment: f\nSELECT @x\n-- section: s\nSELECT y FROM ({{f}})",
 	}
 	for name, src := range cases {
 		if _, err := Parse(src); err == nil {

@@ -12,6 +12,22 @@
 -- param: label String = "" "Only tokens whose label matches this pattern (case-insensitive; * or % any text, _ one character)"
 -- param: limit Int = 100 "At most this many tokens, oldest first"
 
+-- fragment: selected_tokens
+-- The tokens the report covers, oldest first: the one a token filter names, those whose label
+-- matches a label filter, or else those created, expiring or seen changed in the period.
+SELECT id, label, created_timestamp, expires_timestamp, status, revoked_timestamp, deleted
+FROM tokens FINAL
+WHERE tenant = @tenant
+  AND (@token = '' OR id = @token)
+  AND (@label = '' OR lower(label) LIKE lower(replaceAll(@label, '*', '%')))
+  AND (@token != '' OR @label != ''
+       OR (created_timestamp >= @since AND created_timestamp < @until)
+       OR (expires_timestamp >= @since AND expires_timestamp < @until)
+       OR id IN (SELECT id FROM token_changes
+                 WHERE tenant = @tenant AND collected_at >= @since AND collected_at < @until))
+ORDER BY created_timestamp, id
+LIMIT @limit
+
 -- section: tokens "Tokens"
 -- From the collected token states (the whole history): first_used is the earliest use a collection
 -- observed, revocations and restores count state changes, active_days runs from creation to deletion,
@@ -46,17 +62,7 @@ FROM
                         status = 'expired' OR expires_timestamp <= @now, 'expired',
                         'valid') AS state,
                 created_timestamp AS created
-            FROM tokens FINAL
-            WHERE tenant = @tenant
-              AND (@token = '' OR id = @token)
-              AND (@label = '' OR lower(label) LIKE lower(replaceAll(@label, '*', '%')))
-              AND (@token != '' OR @label != ''
-                   OR (created_timestamp >= @since AND created_timestamp < @until)
-                   OR (expires_timestamp >= @since AND expires_timestamp < @until)
-                   OR id IN (SELECT id FROM token_changes
-                             WHERE tenant = @tenant AND collected_at >= @since AND collected_at < @until))
-            ORDER BY created_timestamp, id
-            LIMIT @limit
+            FROM ({{selected_tokens}})
         )
         LEFT JOIN
         (
@@ -95,19 +101,7 @@ FROM
                                               toUInt32(ifNull(expires_timestamp, toDateTime(0))),
                                               toUInt32(created_timestamp)))) AS vs
                     FROM token_changes
-                    PREWHERE id IN (
-                        SELECT id FROM tokens FINAL
-                        WHERE tenant = @tenant
-                          AND (@token = '' OR id = @token)
-                          AND (@label = '' OR lower(label) LIKE lower(replaceAll(@label, '*', '%')))
-                          AND (@token != '' OR @label != ''
-                               OR (created_timestamp >= @since AND created_timestamp < @until)
-                               OR (expires_timestamp >= @since AND expires_timestamp < @until)
-                               OR id IN (SELECT id FROM token_changes
-                                         WHERE tenant = @tenant AND collected_at >= @since AND collected_at < @until))
-                        ORDER BY created_timestamp, id
-                        LIMIT @limit
-                    )
+                    PREWHERE id IN (SELECT id FROM ({{selected_tokens}}))
                     WHERE tenant = @tenant AND collected_at <= @now
                     GROUP BY token_id
                 )
@@ -125,19 +119,7 @@ FROM
             if(countIf(action = 'token_delete') = 0, NULL, minIf(timestamp, action = 'token_delete')) AS audit_deleted_at,
             argMinIf(actor, timestamp, action = 'token_delete') AS deleted_by
         FROM audit_events
-        PREWHERE token_id IN (
-            SELECT id FROM tokens FINAL
-            WHERE tenant = @tenant
-              AND (@token = '' OR id = @token)
-              AND (@label = '' OR lower(label) LIKE lower(replaceAll(@label, '*', '%')))
-              AND (@token != '' OR @label != ''
-                   OR (created_timestamp >= @since AND created_timestamp < @until)
-                   OR (expires_timestamp >= @since AND expires_timestamp < @until)
-                   OR id IN (SELECT id FROM token_changes
-                             WHERE tenant = @tenant AND collected_at >= @since AND collected_at < @until))
-            ORDER BY created_timestamp, id
-            LIMIT @limit
-        )
+        PREWHERE token_id IN (SELECT id FROM ({{selected_tokens}}))
         WHERE tenant = @tenant AND action IN ('token_create', 'token_delete')
         GROUP BY token_id
     ) USING token_id
@@ -180,19 +162,7 @@ FROM
             SELECT DISTINCT token_id AS e_token, timestamp AS e_at, action AS e_action,
                    actor AS e_actor, description AS e_description
             FROM audit_events
-            PREWHERE token_id IN (
-                SELECT id FROM tokens FINAL
-                WHERE tenant = @tenant
-                  AND (@token = '' OR id = @token)
-                  AND (@label = '' OR lower(label) LIKE lower(replaceAll(@label, '*', '%')))
-                  AND (@token != '' OR @label != ''
-                       OR (created_timestamp >= @since AND created_timestamp < @until)
-                       OR (expires_timestamp >= @since AND expires_timestamp < @until)
-                       OR id IN (SELECT id FROM token_changes
-                                 WHERE tenant = @tenant AND collected_at >= @since AND collected_at < @until))
-                ORDER BY created_timestamp, id
-                LIMIT @limit
-            )
+            PREWHERE token_id IN (SELECT id FROM ({{selected_tokens}}))
             WHERE tenant = @tenant
               AND (action = 'token_create' OR (timestamp >= @since AND timestamp < @until))
         )
@@ -224,17 +194,7 @@ FROM
 INNER JOIN
 (
     SELECT id AS token_id, label, created_timestamp AS created
-    FROM tokens FINAL
-    WHERE tenant = @tenant
-          AND (@token = '' OR id = @token)
-          AND (@label = '' OR lower(label) LIKE lower(replaceAll(@label, '*', '%')))
-          AND (@token != '' OR @label != ''
-               OR (created_timestamp >= @since AND created_timestamp < @until)
-               OR (expires_timestamp >= @since AND expires_timestamp < @until)
-               OR id IN (SELECT id FROM token_changes
-                         WHERE tenant = @tenant AND collected_at >= @since AND collected_at < @until))
-        ORDER BY created_timestamp, id
-        LIMIT @limit
+    FROM ({{selected_tokens}})
 ) USING token_id
 ORDER BY created, token_id, at, rank, actor, event_key
 -- ClickHouse 18.16 builds the set of an IN subquery on a key column once more for every level of

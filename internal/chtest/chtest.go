@@ -227,9 +227,12 @@ func (s *Server) writeConfig() error {
   <uncompressed_cache_size>268435456</uncompressed_cache_size>
 </yandex>
 `, s.Dir, port(s.Addr), port(s.HTTPAddr))
+	// The profile matches the packaged users.xml where it matters to
+	// benchmarks: no uncompressed-block cache, so a repeated query reads and
+	// decompresses its columns every time, as on a default install.
 	users := `<?xml version="1.0"?>
 <yandex>
-  <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+  <profiles><default><max_memory_usage>4000000000</max_memory_usage><use_uncompressed_cache>0</use_uncompressed_cache></default></profiles>
   <users><default><password></password><networks><ip>::/0</ip></networks><profile>default</profile><quota>default</quota></default></users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
