@@ -260,3 +260,36 @@ func TestPolicyFindings(t *testing.T) {
 		})
 	}
 }
+
+// A token the collector first sees already revoked (created before the
+// first collection) was active from its creation to its revocation.
+func TestLifecycleFirstSeenRevoked(t *testing.T) {
+	s := chtest.Start(t)
+	_, conn := querytest.NewDatabase(t, s)
+	const d = querytest.Tenant
+	revoke := func(at string) func(*schema.Token) {
+		return func(t *schema.Token) { t.Status, t.RevokedTimestamp = "revoked", querytest.P(at) }
+	}
+	first := querytest.NewToken(d, querytest.TokenID(1), "seen revoked", "2025-01-01 09:00", nil).
+		Change("2025-03-01 09:00", revoke("2025-03-01 09:00")).Fixture()
+	first.Tokens = first.Tokens[1:] // no collection before the revocation
+	always := querytest.NewToken(d, querytest.TokenID(2), "seen valid", "2025-01-01 09:00", nil).
+		Change("2025-03-01 09:00", revoke("2025-03-01 09:00")).Fixture()
+	var f querytest.Fixture
+	f.Add(first)
+	f.Add(always)
+	if err := querytest.Load(context.Background(), conn, f); err != nil {
+		t.Fatal(err)
+	}
+	rows := runReport(t, conn, "token-lifecycle", map[string]string{"label": "seen*"})["tokens"]
+	if len(rows) != 2 {
+		t.Fatalf("tokens = %v", rows)
+	}
+	for _, row := range rows {
+		// 2025-01-01 09:00 to 2025-03-01 09:00: 59 days, one revocation either way.
+		if row["active_days"] != 59.0 || row["revocations"] != uint64(1) || row["state"] != "revoked" {
+			t.Errorf("%s: active_days %v, revocations %v, state %v; want 59, 1, revoked",
+				row["label"], row["active_days"], row["revocations"], row["state"])
+		}
+	}
+}

@@ -78,7 +78,12 @@ FROM
                 SELECT
                     token_id,
                     first_used,
-                    vs,
+                    -- A token first seen already revoked was valid from its creation to the revocation,
+                    -- a version no collection saw: put it back.
+                    if(tupleElement(seen[1], 2) = 1 AND tupleElement(seen[1], 4) > tupleElement(seen[1], 6),
+                       arrayPushFront(seen, (tupleElement(seen[1], 6), toUInt8(0), toUInt8(0), toUInt32(0),
+                                             tupleElement(seen[1], 5), tupleElement(seen[1], 6))),
+                       seen) AS vs,
                     arrayMap(x -> tupleElement(x, 2), vs) AS revoked_flags,
                     arrayPushFront(arrayPopBack(revoked_flags), toUInt8(0)) AS prev_flags,
                     arrayMap(x -> toUInt8(tupleElement(x, 2) = 0 AND tupleElement(x, 3) = 0), vs) AS valid_flags,
@@ -99,7 +104,7 @@ FROM
                                               deleted,
                                               toUInt32(ifNull(revoked_timestamp, toDateTime(0))),
                                               toUInt32(ifNull(expires_timestamp, toDateTime(0))),
-                                              toUInt32(created_timestamp)))) AS vs
+                                              toUInt32(created_timestamp)))) AS seen
                     FROM token_changes
                     PREWHERE id IN (SELECT id FROM ({{selected_tokens}}))
                     WHERE tenant = @tenant AND collected_at <= @now
