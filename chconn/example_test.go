@@ -1,6 +1,7 @@
 package chconn_test
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/tokentrail/tokentrail/chconn"
@@ -21,4 +22,19 @@ func ExampleConfig_Options() {
 	// Output:
 	// [ch-1:9000 ch-2:9000] ingest tokentrail 1m0s
 	// clickhouse://ingest:xxxxx@ch-1:9000/tokentrail
+}
+
+// A command embeds Flags in its kong CLI struct and turns them into a
+// Config; a bad value comes back naming its flag.
+func ExampleFlags_Config() {
+	f := chconn.Flags{ClickHouseDSN: "clickhouse://ch-1:9000/tokentrail", ClickHouseUser: "reader", ClickHouseTLS: true}
+	cfg, err := f.Config()
+	fmt.Println(cfg.Username, cfg.TLS.Enable, err)
+
+	_, err = chconn.Flags{ClickHouseDSN: "http://ch-1:8123"}.Config()
+	var fe *chconn.FlagError
+	fmt.Println(errors.As(err, &fe), fe.Flag)
+	// Output:
+	// reader true <nil>
+	// true --clickhouse-dsn
 }

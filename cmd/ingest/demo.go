@@ -64,7 +64,7 @@ func (c *DemoCmd) Run(ctx context.Context, g *Globals) error {
 	defer stopTel()
 
 	// ClickHouse first: it is the one part the demo does not embed.
-	chf := ClickHouseFlags{ClickHouseDSN: c.ClickHouseDSN}
+	chf := ClickHouseFlags{chconn.Flags{ClickHouseDSN: c.ClickHouseDSN}}
 	chcfg, err := chf.ClickHouseConfig()
 	if err != nil {
 		return usagef("--clickhouse-dsn: %v", err)

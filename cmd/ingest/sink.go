@@ -18,35 +18,17 @@ import (
 )
 
 // ClickHouseFlags say how to reach ClickHouse; shared by sink, migrate and
-// run (cmd/report has the same flags).
+// run (cmd/report takes the same flags).
 type ClickHouseFlags struct {
-	ClickHouseDSN                   string `name:"clickhouse-dsn" help:"ClickHouse native-protocol DSN, clickhouse://user@host:9000/database; the database is created if missing." default:"clickhouse://default:@127.0.0.1:9000/tokentrail" env:"CLICKHOUSE_DSN"`
-	ClickHouseUser                  string `name:"clickhouse-user" help:"ClickHouse user (default: the DSN's)." env:"CLICKHOUSE_USER"`
-	ClickHousePasswordFile          string `name:"clickhouse-password-file" help:"File holding the ClickHouse password (or set CLICKHOUSE_PASSWORD)." type:"existingfile" env:"CLICKHOUSE_PASSWORD_FILE" placeholder:"FILE"`
-	ClickHouseTLS                   bool   `name:"clickhouse-tls" help:"Connect to ClickHouse with TLS." env:"CLICKHOUSE_TLS"`
-	ClickHouseTLSCAFile             string `name:"clickhouse-tls-ca-file" help:"PEM CA bundle for ClickHouse TLS (default: system roots)." type:"existingfile" env:"CLICKHOUSE_TLS_CA_FILE" placeholder:"FILE"`
-	ClickHouseTLSCertFile           string `name:"clickhouse-tls-cert-file" help:"Client certificate for ClickHouse mutual TLS." type:"existingfile" env:"CLICKHOUSE_TLS_CERT_FILE" placeholder:"FILE"`
-	ClickHouseTLSKeyFile            string `name:"clickhouse-tls-key-file" help:"Client key for ClickHouse mutual TLS." type:"existingfile" env:"CLICKHOUSE_TLS_KEY_FILE" placeholder:"FILE"`
-	ClickHouseTLSInsecureSkipVerify bool   `name:"clickhouse-tls-insecure-skip-verify" help:"Do not verify the server's certificate (testing only)." env:"CLICKHOUSE_TLS_INSECURE_SKIP_VERIFY"`
+	chconn.Flags
 }
 
-// ClickHouseConfig turns the flags into a connection config. The password
-// comes from CLICKHOUSE_PASSWORD or --clickhouse-password-file only.
+// ClickHouseConfig turns the flags into a connection config; a bad flag is
+// a usage error.
 func (f ClickHouseFlags) ClickHouseConfig() (chconn.Config, error) {
-	cfg := chconn.DefaultConfiguration()
-	cfg.DSN, cfg.Username = f.ClickHouseDSN, f.ClickHouseUser
-	cfg.TLS = chconn.TLSConfig{Enable: f.ClickHouseTLS || f.ClickHouseTLSCAFile != "", CAFile: f.ClickHouseTLSCAFile,
-		CertFile: f.ClickHouseTLSCertFile, KeyFile: f.ClickHouseTLSKeyFile, InsecureSkipVerify: f.ClickHouseTLSInsecureSkipVerify}
-	pw, err := secretFromEnvOrFile("CLICKHOUSE_PASSWORD", f.ClickHousePasswordFile, "--clickhouse-password-file")
+	cfg, err := f.Config()
 	if err != nil {
-		return cfg, err
-	}
-	cfg.Password = pw
-	if _, err := cfg.Options(); err != nil {
-		if errors.Is(err, chconn.ErrNoDSN) || errors.Is(err, chconn.ErrBadDSN) {
-			return cfg, usagef("--clickhouse-dsn: %v", err)
-		}
-		return cfg, usagef("--clickhouse-tls-*: %v", err)
+		return cfg, usagef("%v", err)
 	}
 	return cfg, nil
 }

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -14,44 +11,24 @@ import (
 	"github.com/tokentrail/tokentrail/chconn"
 )
 
-// ClickHouseFlags say how to reach ClickHouse, with the flag and variable
-// names the ingest command uses.
+// ClickHouseFlags say how to reach ClickHouse: the flags and variables of
+// the ingest command, and how long a report may take.
 type ClickHouseFlags struct {
-	ClickHouseDSN                   string        `name:"clickhouse-dsn" help:"ClickHouse native-protocol DSN: clickhouse://user@host:9000/database." default:"${default_dsn}" env:"CLICKHOUSE_DSN" placeholder:"DSN"`
-	ClickHouseUser                  string        `name:"clickhouse-user" help:"ClickHouse user (default: the DSN's)." env:"CLICKHOUSE_USER"`
-	ClickHousePasswordFile          string        `name:"clickhouse-password-file" help:"File holding the ClickHouse password (or set CLICKHOUSE_PASSWORD)." type:"existingfile" env:"CLICKHOUSE_PASSWORD_FILE" placeholder:"FILE"`
-	ClickHouseTLS                   bool          `name:"clickhouse-tls" help:"Connect to ClickHouse with TLS." env:"CLICKHOUSE_TLS"`
-	ClickHouseTLSCAFile             string        `name:"clickhouse-tls-ca-file" help:"PEM CA bundle for ClickHouse TLS (default: system roots)." type:"existingfile" env:"CLICKHOUSE_TLS_CA_FILE" placeholder:"FILE"`
-	ClickHouseTLSCertFile           string        `name:"clickhouse-tls-cert-file" help:"Client certificate for ClickHouse mutual TLS." type:"existingfile" env:"CLICKHOUSE_TLS_CERT_FILE" placeholder:"FILE"`
-	ClickHouseTLSKeyFile            string        `name:"clickhouse-tls-key-file" help:"Client key for ClickHouse mutual TLS." type:"existingfile" env:"CLICKHOUSE_TLS_KEY_FILE" placeholder:"FILE"`
-	ClickHouseTLSInsecureSkipVerify bool          `name:"clickhouse-tls-insecure-skip-verify" help:"Do not verify the server's certificate (testing only)." env:"CLICKHOUSE_TLS_INSECURE_SKIP_VERIFY"`
-	QueryTimeout                    time.Duration `help:"Longest a report may take (also the read timeout unless the DSN sets read_timeout)." default:"2m" env:"TOKENTRAIL_QUERY_TIMEOUT"`
+	chconn.Flags
+	QueryTimeout time.Duration `help:"Longest a report may take (also the read timeout unless the DSN sets read_timeout)." default:"2m" env:"TOKENTRAIL_QUERY_TIMEOUT"`
 }
 
-// config turns the flags into a chconn configuration; the password comes
-// from --clickhouse-password-file or CLICKHOUSE_PASSWORD only.
+// config turns the flags into a chconn configuration; a bad flag is a usage
+// error.
 func (f *ClickHouseFlags) config() (chconn.Config, error) {
-	cfg := chconn.Config{DSN: f.ClickHouseDSN, Username: f.ClickHouseUser, DialTimeout: 10 * time.Second, ReadTimeout: f.QueryTimeout,
-		TLS: chconn.TLSConfig{Enable: f.ClickHouseTLS || f.ClickHouseTLSCAFile != "", CAFile: f.ClickHouseTLSCAFile,
-			CertFile: f.ClickHouseTLSCertFile, KeyFile: f.ClickHouseTLSKeyFile, InsecureSkipVerify: f.ClickHouseTLSInsecureSkipVerify}}
 	if f.QueryTimeout <= 0 {
-		return cfg, usagef("--query-timeout: must be positive")
+		return chconn.Config{}, usagef("--query-timeout: must be positive")
 	}
-	if f.ClickHousePasswordFile != "" {
-		b, err := os.ReadFile(f.ClickHousePasswordFile)
-		if err != nil {
-			return cfg, usagef("--clickhouse-password-file: %v", err)
-		}
-		cfg.Password = strings.TrimRight(string(b), "\r\n")
-	} else {
-		cfg.Password = os.Getenv("CLICKHOUSE_PASSWORD")
+	cfg, err := f.Config()
+	if err != nil {
+		return cfg, usagef("%v", err)
 	}
-	if _, err := cfg.Options(); err != nil {
-		if errors.Is(err, chconn.ErrNoDSN) || errors.Is(err, chconn.ErrBadDSN) {
-			return cfg, usagef("--clickhouse-dsn: %v", err)
-		}
-		return cfg, usagef("--clickhouse-tls-*: %v", err)
-	}
+	cfg.ReadTimeout = f.QueryTimeout
 	return cfg, nil
 }
 

@@ -24,8 +24,6 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
-
-	"github.com/tokentrail/tokentrail/chconn"
 )
 
 // CLI is the root of the command line.
@@ -67,7 +65,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { exitCode = code }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-		kong.Vars{"default_dsn": chconn.DefaultDSN},
 	)
 	if err != nil {
 		fmt.Fprintln(stderr, "report: internal error:", err)
