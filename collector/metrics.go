@@ -1,11 +1,12 @@
 package collector
 
 import (
-	"errors"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tokentrail/tokentrail/telemetry"
 )
 
 // metrics are the collector's Prometheus metrics, labelled by tenant.
@@ -31,29 +32,29 @@ var (
 
 func newMetrics(reg prometheus.Registerer, now func() time.Time) *metrics {
 	m := &metrics{now: now}
-	m.collected = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	m.collected, _ = telemetry.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tokentrail_collector_records_collected_total",
 		Help: "Records read from Falcon that are due for publishing (new audit events, new, changed or deleted tokens, changed settings).",
 	}, []string{"tenant", "record_type"}))
-	m.published = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	m.published, _ = telemetry.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tokentrail_collector_records_published_total",
 		Help: "Records acknowledged by Kafka.",
 	}, []string{"tenant", "record_type"}))
-	m.errors = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	m.errors, _ = telemetry.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tokentrail_collector_errors_total",
 		Help: "Failures by stage: audit, tokens, settings (Falcon reads), publish, checkpoint, invalid (records the API sent that cannot be published).",
 	}, []string{"tenant", "stage"}))
-	m.pollDur = register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	m.pollDur, _ = telemetry.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "tokentrail_collector_poll_duration_seconds",
 		Help:    "Duration of one poll of a tenant (settings, tokens, audit events).",
 		Buckets: prometheus.ExponentialBuckets(0.05, 2, 16),
 	}, []string{"tenant"}))
-	m.publishDur = register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+	m.publishDur, _ = telemetry.Register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "tokentrail_collector_publish_batch_duration_seconds",
 		Help:    "Time for Kafka to acknowledge one batch of records.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 	}))
-	m.commits = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	m.commits, _ = telemetry.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tokentrail_collector_checkpoint_commits_total",
 		Help: "Checkpoints committed.",
 	}, []string{"tenant"}))
@@ -63,23 +64,6 @@ func newMetrics(reg prometheus.Registerer, now func() time.Time) *metrics {
 		_ = reg.Register(m)
 	}
 	return m
-}
-
-// register registers c, or returns the collector already registered under
-// the same name.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if reg == nil {
-		return c
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }
 
 // Describe implements prometheus.Collector for the per-tenant gauges.

@@ -1,11 +1,12 @@
 package falcon
 
 import (
-	"errors"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tokentrail/tokentrail/telemetry"
 )
 
 // Metrics are the client's Prometheus metrics. A nil *Metrics is valid and
@@ -45,26 +46,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Seconds during which all Falcon API requests were paused after a 429.",
 		}),
 	}
-	if reg != nil {
-		m.requests = register(reg, m.requests)
-		m.rateLimited = register(reg, m.rateLimited)
-		m.retries = register(reg, m.retries)
-		m.duration = register(reg, m.duration)
-		m.cooldown = register(reg, m.cooldown)
-	}
+	m.requests, _ = telemetry.Register(reg, m.requests)
+	m.rateLimited, _ = telemetry.Register(reg, m.rateLimited)
+	m.retries, _ = telemetry.Register(reg, m.retries)
+	m.duration, _ = telemetry.Register(reg, m.duration)
+	m.cooldown, _ = telemetry.Register(reg, m.cooldown)
 	return m
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }
 
 // request records one HTTP try; status 0 means no response.

@@ -1,10 +1,11 @@
 package sink
 
 import (
-	"errors"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tokentrail/tokentrail/telemetry"
 )
 
 // metrics are the sink's Prometheus metrics, all prefixed tokentrail_sink_.
@@ -46,9 +47,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		wrongTopic: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "wrong_topic_records_total",
 			Help: "Valid records found on another record type's topic (written by their type)."}, []string{"topic", "record_type"}),
 	}
-	if reg == nil {
-		return m, nil
-	}
 	var err error
 	m.records = register(reg, m.records, &err)
 	m.rowsInserted = register(reg, m.rowsInserted, &err)
@@ -63,19 +61,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, err
 }
 
-// register registers c, or returns the collector already registered under
-// its name (a second Sink in one process shares the first one's metrics).
+// register registers c through telemetry.Register (a second Sink in one
+// process shares the first one's metrics) and keeps the first error.
 func register[C prometheus.Collector](reg prometheus.Registerer, c C, errp *error) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		if *errp == nil {
-			*errp = err
-		}
+	c, err := telemetry.Register(reg, c)
+	if *errp == nil {
+		*errp = err
 	}
 	return c
 }
