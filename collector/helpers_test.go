@@ -140,22 +140,8 @@ func (e *env) read(topic string) []topicread.Message {
 			out = append(out, m)
 			return nil
 		}
-		if err := v.Validate(m.Value); err != nil {
+		if err := v.ValidateMessage(m.Key, m.Value, m.Headers); err != nil {
 			e.t.Errorf("%s@%d/%d: %v: %s", topic, m.Partition, m.Offset, err, m.Value)
-		}
-		rec, err := schema.Decode(m.Value)
-		if err != nil {
-			e.t.Errorf("%s@%d/%d: schema.Decode: %v", topic, m.Partition, m.Offset, err)
-			return nil
-		}
-		if rt, _ := m.Header(schema.HeaderRecordType); rt != rec.Type() {
-			e.t.Errorf("record_type header %q, record %q", rt, rec.Type())
-		}
-		if sv, _ := m.Header(schema.HeaderSchemaVersion); sv != "1" {
-			e.t.Errorf("schema_version header %q", sv)
-		}
-		if string(m.Key) != rec.Key() {
-			e.t.Errorf("key %q, record key %q", m.Key, rec.Key())
 		}
 		out = append(out, m)
 		return nil

@@ -106,22 +106,8 @@ func (e *collectEnv) read(topic string, validateEvery int) []topicread.Message {
 	err := topicread.Read(ctx, client, topic, func(m topicread.Message) error {
 		i++
 		if v != nil && i%validateEvery == 0 {
-			if err := v.Validate(m.Value); err != nil {
+			if err := v.ValidateMessage(m.Key, m.Value, m.Headers); err != nil {
 				e.t.Errorf("%s %d@%d: %v", topic, m.Partition, m.Offset, err)
-			}
-			rec, err := schema.Decode(m.Value)
-			if err != nil {
-				e.t.Errorf("%s %d@%d: %v", topic, m.Partition, m.Offset, err)
-			} else {
-				if rt, _ := m.Header(schema.HeaderRecordType); rt != rec.Type() {
-					e.t.Errorf("record_type header %q on a %s record", rt, rec.Type())
-				}
-				if sv, _ := m.Header(schema.HeaderSchemaVersion); sv != "1" {
-					e.t.Errorf("schema_version header %q", sv)
-				}
-				if string(m.Key) != rec.Key() {
-					e.t.Errorf("key %q, record key %q", m.Key, rec.Key())
-				}
 			}
 		}
 		out = append(out, m)

@@ -5,10 +5,13 @@ package schematest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/tokentrail/tokentrail/schema"
 )
@@ -77,4 +80,37 @@ func (v *Validator) Validate(record []byte) error {
 		return fmt.Errorf("%s record does not match %s: %w", head.RecordType, schema.JSONSchemaFile(head.RecordType), err)
 	}
 	return nil
+}
+
+// ValidateMessage checks one Kafka message against the topic contract: its
+// value is a record that matches its JSON Schema and decodes, its key is the
+// record's key, and its record_type and schema_version headers agree with
+// the record. The error lists every disagreement.
+func (v *Validator) ValidateMessage(key, value []byte, headers []kafka.Header) error {
+	if err := v.Validate(value); err != nil {
+		return err
+	}
+	rec, err := schema.Decode(value)
+	if err != nil {
+		return fmt.Errorf("schema.Decode: %w", err)
+	}
+	header := func(name string) string {
+		for _, h := range headers {
+			if h.Key == name {
+				return string(h.Value)
+			}
+		}
+		return ""
+	}
+	var errs []error
+	if rt := header(schema.HeaderRecordType); rt != rec.Type() {
+		errs = append(errs, fmt.Errorf("%s header %q on a %s record", schema.HeaderRecordType, rt, rec.Type()))
+	}
+	if sv := header(schema.HeaderSchemaVersion); sv != strconv.Itoa(schema.Version) {
+		errs = append(errs, fmt.Errorf("%s header %q, want %d", schema.HeaderSchemaVersion, sv, schema.Version))
+	}
+	if string(key) != rec.Key() {
+		errs = append(errs, fmt.Errorf("key %q, record key %q", key, rec.Key()))
+	}
+	return errors.Join(errs...)
 }
