@@ -411,29 +411,54 @@ func fields(s string) ([]field, error) {
 func References(sql string) []string {
 	var out []string
 	seen := map[string]bool{}
+	scanCode(sql, func(i int) int {
+		if sql[i] != '@' {
+			return i
+		}
+		j := i + 1
+		for j < len(sql) && (sql[j] == '_' || sql[j] >= 'a' && sql[j] <= 'z' || sql[j] >= 'A' && sql[j] <= 'Z' || sql[j] >= '0' && sql[j] <= '9') {
+			j++
+		}
+		if name := sql[i+1 : j]; name != "" && !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+		return j - 1
+	})
+	return out
+}
+
+// hasSemicolon reports whether sql has a ';' outside literals and comments.
+func hasSemicolon(sql string) bool {
+	found := false
+	scanCode(sql, func(i int) int {
+		if sql[i] == ';' {
+			found = true
+			return len(sql)
+		}
+		return i
+	})
+	return found
+}
+
+// scanCode calls visit with the index of every byte of sql outside string
+// literals, quoted identifiers and comments; visit returns the last index it
+// consumed (i for that byte alone, len(sql) to stop).
+func scanCode(sql string, visit func(i int) int) {
 	for i := 0; i < len(sql); i++ {
 		switch c := sql[i]; {
 		case c == '\'' || c == '"' || c == '`':
 			i = skipQuoted(sql, i)
 		case c == '-' && strings.HasPrefix(sql[i:], "--"):
-			if j := strings.IndexByte(sql[i:], '\n'); j >= 0 {
-				i += j
-			} else {
-				i = len(sql)
+			j := strings.IndexByte(sql[i:], '\n')
+			if j < 0 {
+				return
 			}
-		case c == '@':
-			j := i + 1
-			for j < len(sql) && (sql[j] == '_' || sql[j] >= 'a' && sql[j] <= 'z' || sql[j] >= 'A' && sql[j] <= 'Z' || sql[j] >= '0' && sql[j] <= '9') {
-				j++
-			}
-			if name := sql[i+1 : j]; name != "" && !seen[name] {
-				seen[name] = true
-				out = append(out, name)
-			}
-			i = j - 1
+			i += j
+		default:
+			i = visit(i)
 		}
 	}
-	return out
 }
 
 // skipQuoted returns the index of the quote closing the one at i.
@@ -448,23 +473,4 @@ func skipQuoted(s string, i int) int {
 		}
 	}
 	return len(s)
-}
-
-// hasSemicolon reports whether sql has a ';' outside literals and comments.
-func hasSemicolon(sql string) bool {
-	for i := 0; i < len(sql); i++ {
-		switch c := sql[i]; {
-		case c == '\'' || c == '"' || c == '`':
-			i = skipQuoted(sql, i)
-		case c == '-' && strings.HasPrefix(sql[i:], "--"):
-			if j := strings.IndexByte(sql[i:], '\n'); j >= 0 {
-				i += j
-			} else {
-				return false
-			}
-		case c == ';':
-			return true
-		}
-	}
-	return false
 }

@@ -144,6 +144,19 @@ SELECT count() FROM ({{picked}}) WHERE 1
 	}
 }
 
+// Semicolons and @ inside literals, quoted identifiers and comments are text.
+func TestParseQuotedText(t *testing.T) {
+	src := "-- name: demo\n-- title: T\n-- description: D\n-- param: x Int = 1 \"x\"\n" +
+		"-- section: s\nSELECT ';' AS `a;@b`, 'it\\'s @y' AS c, @x AS d -- ; @z\n"
+	r, err := Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := References(r.Sections[0].SQL); !reflect.DeepEqual(got, []string{"x"}) {
+		t.Errorf("References = %v, want [x]", got)
+	}
+}
+
 func TestParseRejects(t *testing.T) {
 	head := "-- name: demo\n-- title: T\n-- description: D\n"
 	cases := map[string]string{
