@@ -20,10 +20,11 @@ import (
 // because they were already published: once the batch is acknowledged,
 // every event of the window sorted before maxTS has been published.
 type auditBatch struct {
-	msgs  []kafka.Message
-	ids   []string
-	ts    []time.Time
-	maxTS time.Time
+	msgs     []kafka.Message
+	ids      []string
+	ts       []time.Time
+	tokenIDs []string
+	maxTS    time.Time
 }
 
 // collectAudit exports audit events with timestamps in
@@ -99,8 +100,14 @@ func (w *worker) commitAudit(ctx context.Context, b auditBatch) error {
 	}
 	st := &w.state.Audit
 	before := st.Cursor
+	if w.events == nil {
+		w.events = map[string]auditRef{}
+	}
 	for i, id := range b.ids {
 		st.Recent[id] = b.ts[i]
+		if prev, ok := w.events[b.tokenIDs[i]]; !ok || b.ts[i].After(prev.at) {
+			w.events[b.tokenIDs[i]] = auditRef{id: id, at: b.ts[i]}
+		}
 	}
 	if b.maxTS.After(st.Cursor) {
 		st.Cursor = b.maxTS
@@ -225,6 +232,7 @@ func (w *worker) fetchPage(ctx context.Context, ids []string, known map[string]t
 	b.msgs = make([]kafka.Message, 0, len(events))
 	b.ids = make([]string, 0, len(events))
 	b.ts = make([]time.Time, 0, len(events))
+	b.tokenIDs = make([]string, 0, len(events))
 	for _, e := range events {
 		if _, asked := inPage[e.ID]; !asked {
 			continue // an ID we did not ask for
@@ -235,7 +243,7 @@ func (w *worker) fetchPage(ctx context.Context, ids []string, known map[string]t
 			w.log.Error("skipping an audit event the API sent without a usable id or timestamp", "id", safeID(e.ID), "timestamp", e.Timestamp)
 			continue
 		}
-		m, err := Message(w.c.cfg.Topics.AuditEvents, AuditRecord(w.name, now, e))
+		m, err := Message(w.c.cfg.Topics.AuditEvents, AuditRecord(w.cid, w.name, now, e))
 		if err != nil {
 			return b, err
 		}
@@ -244,6 +252,7 @@ func (w *worker) fetchPage(ctx context.Context, ids []string, known map[string]t
 		b.msgs = append(b.msgs, m)
 		b.ids = append(b.ids, e.ID)
 		b.ts = append(b.ts, ts)
+		b.tokenIDs = append(b.tokenIDs, e.TokenID)
 		if ts.After(b.maxTS) {
 			b.maxTS = ts
 		}

@@ -59,6 +59,8 @@ func invalid(field, reason string) error {
 // recordDef is what Decode needs of a record type's definition.
 type recordDef interface {
 	recordType() string
+	describe() []Field
+	marshal(r Record) ([]byte, bool)
 	newRecord() Record
 	tablesOf() []Table
 	fast(d *Decoder, data []byte, i int) (Record, bool)
@@ -304,6 +306,22 @@ func (df *def[R]) finish(r *R) error {
 	}
 	if env.CollectedAt.IsZero() {
 		return invalid("collected_at", "missing")
+	}
+	if env.SchemaVersion >= 2 {
+		if env.CID == "" {
+			return invalid("cid", "empty")
+		}
+		if env.EventTime.IsZero() {
+			return invalid("event_time", "missing")
+		}
+		if s := env.EventTimeSource; s != EventTimeAudit && s != EventTimeSnapshot {
+			return invalid("event_time_source", fmt.Sprintf("%q (want %q or %q)", s, EventTimeAudit, EventTimeSnapshot))
+		}
+	} else {
+		// What schema_version 1 lacks, derived as the collector would have
+		// written it: the sink stores both versions alike. The CID stays
+		// unknown ("").
+		env.EventTime, env.EventTimeSource = env.CollectedAt, EventTimeSnapshot
 	}
 	return df.check(r)
 }

@@ -84,6 +84,7 @@ func full[R any](df *def[R], now time.Time) *R {
 		}
 	}
 	df.env(r).RecordType = df.typ
+	df.env(r).EventTimeSource = EventTimeAudit
 	return r
 }
 
@@ -91,15 +92,15 @@ func full[R any](df *def[R], now time.Time) *R {
 // writes it: a field it did not read would send every record to
 // encoding/json (and fail this test).
 func TestFastPathTakesCollectorRecords(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	now := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
 	exp := now.Add(time.Hour)
 	max := int64(3)
 	for _, rec := range []Record{
 		full(auditDef, now), full(tokenDef, now), full(settingsDef, now),
-		&AuditEvent{Envelope: NewEnvelope(TypeAuditEvent, "t", now), ID: "e", Action: "a", Timestamp: now},
-		&Token{Envelope: NewEnvelope(TypeToken, "t", now), ID: "k", CreatedTimestamp: now, ExpiresTimestamp: &exp},
-		&Settings{Envelope: NewEnvelope(TypeSettings, "t", now), MaxActiveTokens: &max},
-		&Settings{Envelope: NewEnvelope(TypeSettings, "t", now)},
+		&AuditEvent{Envelope: NewEnvelope(TypeAuditEvent, "0123456789abcdef0123456789abcdef", "t", now), ID: "e", Action: "a", Timestamp: now},
+		&Token{Envelope: NewEnvelope(TypeToken, "0123456789abcdef0123456789abcdef", "t", now), ID: "k", CreatedTimestamp: now, ExpiresTimestamp: &exp},
+		&Settings{Envelope: NewEnvelope(TypeSettings, "0123456789abcdef0123456789abcdef", "t", now), ID: "s1", MaxActiveTokens: &max},
+		&Settings{Envelope: NewEnvelope(TypeSettings, "0123456789abcdef0123456789abcdef", "t", now), ID: "s2"},
 	} {
 		data, err := json.Marshal(rec)
 		if err != nil {
