@@ -100,14 +100,9 @@ func (w *worker) commitAudit(ctx context.Context, b auditBatch) error {
 	}
 	st := &w.state.Audit
 	before := st.Cursor
-	if w.events == nil {
-		w.events = map[string]auditRef{}
-	}
 	for i, id := range b.ids {
 		st.Recent[id] = b.ts[i]
-		if prev, ok := w.events[b.tokenIDs[i]]; !ok || b.ts[i].After(prev.at) {
-			w.events[b.tokenIDs[i]] = auditRef{id: id, at: b.ts[i]}
-		}
+		w.noteEvent(b.tokenIDs[i], id, b.ts[i])
 	}
 	if b.maxTS.After(st.Cursor) {
 		st.Cursor = b.maxTS
@@ -291,4 +286,44 @@ func safeID(id string) string {
 		return fmt.Sprintf("%q...", id[:80])
 	}
 	return fmt.Sprintf("%q", id)
+}
+
+// noteEvent remembers the newest audit event the poll saw about a token
+// ("" for settings events), to explain the changes its snapshots find.
+func (w *worker) noteEvent(tokenID, id string, at time.Time) {
+	if w.events == nil {
+		w.events = map[string]auditRef{}
+	}
+	if prev, ok := w.events[tokenID]; !ok || at.After(prev.at) {
+		w.events[tokenID] = auditRef{id: id, at: at}
+	}
+}
+
+// peekAudit reads the audit events the settle lag keeps from this poll
+// (timestamp >= upper) without publishing them or moving the cursor: they
+// explain the changes the snapshots find now (a change is usually younger
+// than the settle lag when the next snapshot sees it); the next polls
+// publish them as usual. It is best effort: on an error the records fall
+// back to the snapshot's bounds.
+func (w *worker) peekAudit(ctx context.Context, upper time.Time) error {
+	p := falcon.NewPager(w.api.QueryAuditEvents, falcon.Query{Filter: "timestamp:>=" + falcon.FQLTime(upper),
+		Sort: falcon.DefaultAuditSort, Limit: w.c.cfg.PageLimit},
+		falcon.PagerConfig{PageLimit: w.c.cfg.PageLimit, OffsetCap: w.c.cfg.OffsetCap})
+	for p.Next(ctx) {
+		evs, err := w.api.GetAuditEvents(ctx, p.IDs())
+		w.apiDone(err)
+		if err != nil {
+			w.log.Warn("could not read recent audit events; changes get snapshot times", "err", err)
+			return nil
+		}
+		for _, e := range evs {
+			if schema.CheckID("id", e.ID) == nil && !e.Timestamp.IsZero() {
+				w.noteEvent(e.TokenID, e.ID, e.Timestamp)
+			}
+		}
+	}
+	if err := p.Err(); err != nil && !errors.Is(err, falcon.ErrOffsetCap) && ctx.Err() == nil {
+		w.log.Warn("could not query recent audit events; changes get snapshot times", "err", err)
+	}
+	return nil
 }

@@ -291,10 +291,10 @@ func (w *worker) loop(ctx context.Context) {
 	}
 }
 
-// poll runs one cycle: audit events up to now minus the settle lag, then
-// tokens and settings. The audit trail goes first so that the snapshots can
-// take a change's time from the audit event that made it (explain); during a
-// long backfill the first snapshot waits for it.
+// poll runs one cycle: audit events up to now minus the settle lag, a peek at
+// the newer ones, then tokens and settings. The audit trail goes first so
+// that the snapshots can take a change's time from the audit event that made
+// it (explain); during a long backfill the first snapshot waits for it.
 func (w *worker) poll(ctx context.Context) error {
 	start := time.Now()
 	upper := w.c.now().Add(-w.c.cfg.SettleLag)
@@ -306,6 +306,7 @@ func (w *worker) poll(ctx context.Context) error {
 	}{
 		{"cid", w.readCID},
 		{"audit", func(ctx context.Context) error { return w.collectAudit(ctx, upper) }},
+		{"recent audit", func(ctx context.Context) error { return w.peekAudit(ctx, upper) }},
 		{"tokens", w.collectTokens},
 		{"settings", w.collectSettings},
 	} {
