@@ -336,7 +336,7 @@ func (w *worker) readCID(ctx context.Context) error {
 	cid, err := w.api.CID(ctx)
 	w.apiDone(err)
 	if err != nil {
-		return fmt.Errorf("read the CID: %w", err)
+		return err
 	}
 	if err := schema.CheckID("cid", cid); err != nil {
 		return fmt.Errorf("the API client's CID %q: %w", cid, err)

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/sethvargo/go-retry"
 )
 
 // ErrNoCID: the access token names no CID and no MemberCID is configured.
@@ -16,11 +18,18 @@ var ErrNoCID = errors.New("falcon: the access token names no CID")
 // spells it: lowercase, without a CCID's "-XX" checksum. It is the cid
 // claim of the OAuth2 access token (a JWT; Assumption: the contract does not
 // list its claims, the emulator issues it), else the configured MemberCID.
-// It fetches a token if none is held.
+// It fetches a token if none is held, retrying transient failures as every
+// request does.
 func (c *Client) CID(ctx context.Context) (string, error) {
-	tok, err := c.tokens.token(ctx)
+	tok, err := retry.DoValue(ctx, c.newBackoff(), func(ctx context.Context) (string, error) {
+		tok, err := c.tokens.token(ctx)
+		if err != nil && tokenErrRetryable(err) {
+			return "", retry.RetryableError(err)
+		}
+		return tok, err
+	})
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("falcon: read the CID: %w", err)
 	}
 	if cid := jwtCID(tok); cid != "" {
 		return NormalizeCID(cid), nil
