@@ -24,7 +24,11 @@ type field[R any] struct {
 	stored bool // has a ClickHouse column of the same name
 	intern bool // low-cardinality string the sink's decoder shares between records
 	null   bool // a string whose "" is JSON null (ClickHouse keeps '')
+	slot   int  // an interned field's index in Decoder.last
 }
+
+// internSlots counts the interned fields of every record type.
+var internSlots int
 
 // Field options for def's field lists.
 const (
@@ -96,6 +100,10 @@ func newDef[R any](typ string, env func(r *R) *Envelope, check func(r *R) error,
 			panic(fmt.Sprintf("schema: %s.%s has a type the schema does not map", typ, name))
 		}
 		f.name = name
+		if f.intern {
+			f.slot = internSlots
+			internSlots++
+		}
 		d.fields = append(d.fields, f)
 		d.byName[name] = i
 	}
