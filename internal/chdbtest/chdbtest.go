@@ -39,11 +39,20 @@ func start() {
 		startErr = fmt.Errorf("chdbtest: open a chDB session in %s: %w", dir, startErr)
 		return
 	}
-	// The 18.16 test servers run in UTC (internal/chtest): so does this
-	// engine, whatever the machine's zone, or toDateTime('...') literals
-	// would name other instants.
-	if _, err := session.Query("SET session_timezone = 'UTC'", "TSV"); err != nil {
-		startErr = fmt.Errorf("chdbtest: set the session time zone: %w", err)
+	for _, set := range []string{
+		// The 18.16 test servers run in UTC (internal/chtest): so does this
+		// engine, whatever the machine's zone, or toDateTime('...') literals
+		// would name other instants.
+		"SET session_timezone = 'UTC'",
+		// Current servers merge an inserted block as a merge would
+		// (ReplacingMergeTree keeps one version); 18.16 does not. Without
+		// it the same inserts leave the same rows on both engines.
+		"SET optimize_on_insert = 0",
+	} {
+		if _, err := session.Query(set, "TSV"); err != nil {
+			startErr = fmt.Errorf("chdbtest: %s: %w", set, err)
+			return
+		}
 	}
 }
 
@@ -162,12 +171,45 @@ func (c *Conn) Ping(context.Context) error { return nil }
 // Close does nothing: the database lives until the test ends.
 func (c *Conn) Close() error { return nil }
 
+// batch collects rows (Append) or columns (Column(i).Append, as the sink
+// writes) and sends them as literals.
 type batch struct {
 	driver.Batch
 	c     *Conn
 	query string
 	rows  []string
+	cols  [][]any
 	sent  bool
+}
+
+func (b *batch) Column(i int) driver.BatchColumn { return column{b, i} }
+
+type column struct {
+	b *batch
+	i int
+}
+
+// Append appends a slice of values to the column.
+func (c column) Append(v any) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice {
+		return fmt.Errorf("chdbtest: column %d: Append wants a slice, got %T", c.i, v)
+	}
+	for j := 0; j < rv.Len(); j++ {
+		if err := c.AppendRow(rv.Index(j).Interface()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AppendRow appends one value to the column.
+func (c column) AppendRow(v any) error {
+	for len(c.b.cols) <= c.i {
+		c.b.cols = append(c.b.cols, nil)
+	}
+	c.b.cols[c.i] = append(c.b.cols[c.i], v)
+	return nil
 }
 
 func (b *batch) Append(v ...any) error {
@@ -188,6 +230,23 @@ func (b *batch) Send() error {
 		return errors.New("chdbtest: batch already sent")
 	}
 	b.sent = true
+	if len(b.cols) > 0 {
+		if len(b.rows) > 0 {
+			return errors.New("chdbtest: a batch takes rows or columns, not both")
+		}
+		for r := range b.cols[0] {
+			row := make([]any, len(b.cols))
+			for i, col := range b.cols {
+				if len(col) != len(b.cols[0]) {
+					return fmt.Errorf("chdbtest: column %d holds %d values, column 0 %d", i, len(col), len(b.cols[0]))
+				}
+				row[i] = col[r]
+			}
+			if err := b.Append(row...); err != nil {
+				return err
+			}
+		}
+	}
 	if len(b.rows) == 0 {
 		return nil
 	}
