@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tokentrail/tokentrail/internal/chdbtest"
 	"github.com/tokentrail/tokentrail/internal/chtest"
@@ -64,12 +65,18 @@ var (
 	}
 )
 
+// paramSets returns the defaults, an empty period and, for the tenants with
+// data, each parameter's alternatives.
 func paramSets(r *queries.Report, tenant string) []paramSet {
+	return paramSetsWith(r, tenant, byName, tenant == qt.Tenant || tenant == tiesTenant)
+}
+
+func paramSetsWith(r *queries.Report, tenant string, byName map[string][]string, alternatives bool) []paramSet {
 	sets := []paramSet{{name: "defaults", given: map[string]string{}}}
 	if _, ok := r.Param("since"); ok {
 		sets = append(sets, paramSet{name: "empty period", given: map[string]string{"since": "2024-01-01", "until": "2024-01-08"}})
 	}
-	if tenant != qt.Tenant && tenant != tiesTenant {
+	if !alternatives {
 		return withTenant(r, sets, tenant)
 	}
 	for _, p := range r.Params {
@@ -103,7 +110,7 @@ func withTenant(r *queries.Report, sets []paramSet, tenant string) []paramSet {
 // engines merged every table.
 func TestReportsAgree(t *testing.T) {
 	e := setup(t, fixture())
-	t.Run("as inserted", func(t *testing.T) { agree(t, e, paramSets) })
+	t.Run("as inserted", func(t *testing.T) { agree(t, e, tenants, now, paramSets) })
 	for _, table := range []string{"audit_events", "tokens", "token_changes", "settings_changes"} {
 		q := "OPTIMIZE TABLE " + table + " FINAL"
 		if err := e.old.Exec(context.Background(), q); err != nil {
@@ -114,14 +121,17 @@ func TestReportsAgree(t *testing.T) {
 		}
 	}
 	t.Run("merged", func(t *testing.T) {
-		agree(t, e, func(r *queries.Report, tenant string) []paramSet { return paramSets(r, tenant)[:1] })
+		agree(t, e, tenants, now, func(r *queries.Report, tenant string) []paramSet { return paramSets(r, tenant)[:1] })
 	})
 }
 
-func agree(t *testing.T, e engines, sets func(*queries.Report, string) []paramSet) {
+// agree compares every report for every tenant and parameter set, with now
+// as the clock of relative parameters, and logs each section's status.
+func agree(t *testing.T, e engines, tenants []string, now time.Time, sets func(*queries.Report, string) []paramSet) {
 	ctx := context.Background()
 	type key struct{ report, section string }
 	status := map[key][]string{}
+	rows := map[key]int{}
 	var order []key
 	runs, failed := 0, 0
 	for _, r := range queries.All() {
@@ -143,6 +153,7 @@ func agree(t *testing.T, e engines, sets func(*queries.Report, string) []paramSe
 				for _, o := range outs {
 					runs++
 					k := key{o.report, o.section}
+					rows[k] += o.rows
 					if o.err != nil {
 						failed++
 						if len(status[k]) == 0 {
@@ -157,7 +168,7 @@ func agree(t *testing.T, e engines, sets func(*queries.Report, string) []paramSe
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d section runs, %d differ or fail\n", runs, failed)
 	for _, k := range order {
-		st := "ok"
+		st := fmt.Sprintf("ok (%d rows compared)", rows[k])
 		if f := status[k]; len(f) > 0 {
 			sort.Strings(f)
 			st = fmt.Sprintf("FAIL in %d runs: %s", len(f), f[0])
