@@ -136,9 +136,9 @@ func TestCompatProblemsFindsTheTraps(t *testing.T) {
 		"SELECT 1 FROM (SELECT 1 AS k) AS a GLOBAL LEFT JOIN (SELECT 1 AS k) USING k": "right of JOIN #1 has no alias",
 		"SELECT 1 FROM (SELECT 1 AS k) GLOBAL LEFT JOIN (SELECT 1 AS k) AS b USING k": "left of JOIN #1 has no alias",
 		"SELECT 1 FROM (SELECT 1 AS k) AS a LEFT JOIN (SELECT 1 AS k) AS b USING k":   "JOIN #1 is not GLOBAL",
-		"SELECT 1 FROM t WHERE id NOT IN (SELECT id FROM u)":                         "is not GLOBAL IN",
-		"SELECT round(x / 60, 1) FROM t":                                             "round()",
-		"SELECT 1 SETTINGS allow_experimental_low_cardinality_type = 1":              "setting one of the ClickHouse versions rejects",
+		"SELECT 1 FROM t WHERE id NOT IN (SELECT id FROM u)":                          "is not GLOBAL IN",
+		"SELECT round(x / 60, 1) FROM t":                                              "round()",
+		"SELECT 1 SETTINGS allow_experimental_low_cardinality_type = 1":               "setting one of the ClickHouse versions rejects",
 	} {
 		got := strings.Join(compatProblems(sql), "; ")
 		if !strings.Contains(got, want) {
