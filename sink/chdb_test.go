@@ -28,14 +28,14 @@ func TestInsertsOnCurrentClickHouse(t *testing.T) {
 	max := int64(25)
 	var b batch
 	for _, r := range []schema.Record{
-		&schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, "t1", at), ID: "e1", Action: "token_create",
+		&schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, "c1", "t1", at), ID: "e1", Action: "token_create",
 			Actor: "alice", Description: "created", Timestamp: at.Add(-time.Minute), TokenID: "k1"},
-		&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, "t1", at), ID: "k1", Label: "l", TokenType: "customer_managed",
+		&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, "c1", "t1", at), ID: "k1", Label: "l", TokenType: "customer_managed",
 			Status: "valid", ValueFingerprint: "f", CreatedTimestamp: at.Add(-time.Hour), ExpiresTimestamp: &at},
-		&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, "t1", at), ID: "k2", Status: "revoked",
+		&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, "c1", "t1", at), ID: "k2", Status: "revoked",
 			CreatedTimestamp: at.Add(-time.Hour), LastUsedTimestamp: &at, RevokedTimestamp: &at, Deleted: true},
-		&schema.Settings{Envelope: schema.NewEnvelope(schema.TypeSettings, "t1", at), MaxActiveTokens: &max, TokensRequired: true},
-		&schema.Settings{Envelope: schema.NewEnvelope(schema.TypeSettings, "t2", at)},
+		&schema.Settings{Envelope: schema.NewEnvelope(schema.TypeSettings, "c1", "t1", at), MaxActiveTokens: &max, TokensRequired: true},
+		&schema.Settings{Envelope: schema.NewEnvelope(schema.TypeSettings, "c1", "t2", at)},
 	} {
 		if err := b.add(r); err != nil {
 			t.Fatal(err)
