@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -128,7 +129,17 @@ func (a *AuditEvent) Key() string { return a.ID }
 // seen).
 type Token struct {
 	Envelope
-	ID                string     `json:"id"`
+	ID string `json:"id"`
+	TokenState
+	Deleted bool `json:"deleted"`
+	Change
+}
+
+// TokenState is what Falcon says of a token but its id and value (the value
+// only as its fingerprint): the part of a token record that changes, and
+// what the collector keeps of each token to diff snapshots
+// (collector/checkpoint stores it as it is).
+type TokenState struct {
 	Label             string     `json:"label"`
 	TokenType         string     `json:"type"`
 	Status            string     `json:"status"`
@@ -137,8 +148,32 @@ type Token struct {
 	ExpiresTimestamp  *time.Time `json:"expires_timestamp"`   // nil: never expires
 	LastUsedTimestamp *time.Time `json:"last_used_timestamp"` // nil: never used
 	RevokedTimestamp  *time.Time `json:"revoked_timestamp"`   // nil: not revoked
-	Deleted           bool       `json:"deleted"`
-	Change
+}
+
+// Equal reports whether two states have the same fields, times compared as
+// instants. It walks the struct, so a field added to TokenState counts
+// without changing it.
+func (s TokenState) Equal(o TokenState) bool {
+	a, b := reflect.ValueOf(s), reflect.ValueOf(o)
+	for i := 0; i < a.NumField(); i++ {
+		x, y := a.Field(i).Interface(), b.Field(i).Interface()
+		switch x := x.(type) {
+		case time.Time:
+			if !x.Equal(y.(time.Time)) {
+				return false
+			}
+		case *time.Time:
+			y := y.(*time.Time)
+			if (x == nil) != (y == nil) || x != nil && !x.Equal(*y) {
+				return false
+			}
+		default:
+			if x != y {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Type implements Record.

@@ -30,10 +30,10 @@ func TestInsertsOnCurrentClickHouse(t *testing.T) {
 	for _, r := range []schema.Record{
 		&schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, "c1", "t1", at), ID: "e1", Action: "token_create",
 			Actor: "alice", Description: "created", Timestamp: at.Add(-time.Minute), TokenID: "k1"},
-		&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, "c1", "t1", at), ID: "k1", Label: "l", TokenType: "customer_managed",
-			Status: "valid", ValueFingerprint: "f", CreatedTimestamp: at.Add(-time.Hour), ExpiresTimestamp: &at},
-		&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, "c1", "t1", at), ID: "k2", Status: "revoked",
-			CreatedTimestamp: at.Add(-time.Hour), LastUsedTimestamp: &at, RevokedTimestamp: &at, Deleted: true},
+		&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, "c1", "t1", at), ID: "k1", TokenState: schema.TokenState{Label: "l",
+			TokenType: "customer_managed", Status: "valid", ValueFingerprint: "f", CreatedTimestamp: at.Add(-time.Hour), ExpiresTimestamp: &at}},
+		&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, "c1", "t1", at), ID: "k2", TokenState: schema.TokenState{Status: "revoked",
+			CreatedTimestamp: at.Add(-time.Hour), LastUsedTimestamp: &at, RevokedTimestamp: &at}, Deleted: true},
 		&schema.Settings{Envelope: schema.NewEnvelope(schema.TypeSettings, "c1", "t1", at), MaxActiveTokens: &max, TokensRequired: true},
 		&schema.Settings{Envelope: schema.NewEnvelope(schema.TypeSettings, "c1", "t2", at)},
 	} {

@@ -31,8 +31,8 @@ func testRollingUpgrade(t *testing.T) {
 	ev := &schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, testCID, "acme", at), ID: "ev-new",
 		Action: "token_revoke", Actor: "7f3a0c9e", Timestamp: at.Add(-time.Minute), TokenID: "tok-new"}
 	ev.Complete()
-	tok := &schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, testCID, "acme", at), ID: "tok-new", Status: "revoked",
-		CreatedTimestamp: at.Add(-time.Hour), Change: schema.Change{AuditEventID: "ev-new"}}
+	tok := &schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, testCID, "acme", at), ID: "tok-new",
+		TokenState: schema.TokenState{Status: "revoked", CreatedTimestamp: at.Add(-time.Hour)}, Change: schema.Change{AuditEventID: "ev-new"}}
 	tok.EventTime, tok.EventTimeSource = ev.Timestamp, schema.EventTimeAudit
 	set := &schema.Settings{Envelope: schema.NewEnvelope(schema.TypeSettings, testCID, "acme", at),
 		ID: schema.SettingsID(testCID, "acme", at), TokensRequired: true}

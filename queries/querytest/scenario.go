@@ -52,9 +52,9 @@ type TokenBuilder struct {
 func NewToken(tenant, id, label, created string, expires *time.Time) *TokenBuilder {
 	b := &TokenBuilder{cur: schema.Token{
 		Envelope: schema.NewEnvelope(schema.TypeToken, CID(tenant), tenant, time.Time{}),
-		ID:       id, Label: label, TokenType: "customer_managed", Status: "valid",
-		ValueFingerprint: fmt.Sprintf("%064x", len(id)+len(label)),
-		CreatedTimestamp: T(created), ExpiresTimestamp: expires,
+		ID:       id, TokenState: schema.TokenState{Label: label, TokenType: "customer_managed", Status: "valid",
+			ValueFingerprint: fmt.Sprintf("%064x", len(id)+len(label)),
+			CreatedTimestamp: T(created), ExpiresTimestamp: expires},
 	}}
 	return b.Snapshot(T(created).Add(time.Minute))
 }
