@@ -63,9 +63,7 @@ func TokenState(key []byte, t falcon.Token) checkpoint.Token {
 // the snapshot's until explained.
 func TokenRecord(cid, tenant string, collectedAt time.Time, id string, s checkpoint.Token, deleted bool) *schema.Token {
 	r := &schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, cid, tenant, collectedAt), ID: id, TokenState: s, Deleted: deleted}
-	if deleted {
-		r.Status = schema.StatusDeleted
-	}
+	r.Complete()
 	return r
 }
 

@@ -131,8 +131,23 @@ type Token struct {
 	Envelope
 	ID string `json:"id"`
 	TokenState
-	Deleted bool `json:"deleted"`
+	// LastStatus is Falcon's status as last seen: Status, except that a
+	// deleted token's Status is StatusDeleted ("" before schema_version 2).
+	// ClickHouse keeps it as the status column.
+	LastStatus string `json:"last_status"`
+	Deleted    bool   `json:"deleted"`
 	Change
+}
+
+// Complete fills the fields derived from the others: LastStatus from
+// Status, and Status StatusDeleted for a deleted token.
+func (t *Token) Complete() {
+	if t.LastStatus == "" {
+		t.LastStatus = t.Status
+	}
+	if t.Deleted {
+		t.Status = StatusDeleted
+	}
 }
 
 // TokenState is what Falcon says of a token but its id and value (the value
@@ -223,12 +238,13 @@ var (
 			fld(func(r *Token) any { return &r.ID }, stored),
 			fld(func(r *Token) any { return &r.Label }, stored),
 			fld(func(r *Token) any { return &r.TokenType }, stored|interned),
-			fld(func(r *Token) any { return &r.Status }, stored|interned),
+			fld(func(r *Token) any { return &r.Status }, interned),
 			fld(func(r *Token) any { return &r.ValueFingerprint }, stored),
 			fld(func(r *Token) any { return &r.CreatedTimestamp }, stored),
 			fld(func(r *Token) any { return &r.ExpiresTimestamp }, stored),
 			fld(func(r *Token) any { return &r.LastUsedTimestamp }, stored),
 			fld(func(r *Token) any { return &r.RevokedTimestamp }, stored),
+			fld(func(r *Token) any { return &r.LastStatus }, stored|interned).as("status"),
 			fld(func(r *Token) any { return &r.Deleted }, stored),
 			fld(func(r *Token) any { return &r.AuditEventID }, stored|nullEmpty),
 			fld(func(r *Token) any { return &r.ChangedAfter }, stored),
@@ -295,8 +311,8 @@ func checkToken(r *Token) error {
 	if r.CreatedTimestamp.IsZero() && !r.Deleted {
 		return invalid("created_timestamp", "missing")
 	}
-	if r.SchemaVersion < 2 && r.Deleted {
-		r.Status = StatusDeleted
+	if r.SchemaVersion < 2 {
+		r.Complete()
 	}
 	return nil
 }
