@@ -23,9 +23,9 @@ type field[R any] struct {
 	ptr    func(r *R) any
 	stored bool   // has a ClickHouse column
 	column string // its name: the field's, unless as says otherwise
-	intern bool // low-cardinality string the sink's decoder shares between records
-	null   bool // a string whose "" is JSON null (ClickHouse keeps '')
-	slot   int  // an interned field's index in Decoder.last
+	intern bool   // low-cardinality string the sink's decoder shares between records
+	null   bool   // a string whose "" is JSON null (ClickHouse keeps '')
+	slot   int    // an interned field's index in Decoder.last
 }
 
 // internSlots counts the interned fields of every record type.
