@@ -35,11 +35,11 @@ test: test-deps lint
 	$(MAKE) fuzz
 
 # ClickHouse 18.16 for the integration tests, chDB (26.7) for the differential SQL tests,
-# Chromium for the review-pack render test.
+# Chromium for the review-pack render test, kcat and openssl for the SIEM tests (cmd/ingest).
 test-deps:
 	deploy/local/clickhouse.sh install
 	deploy/local/chdb.sh install
-	deploy/local/apt.sh chromium
+	deploy/local/apt.sh chromium kcat openssl
 
 lint: vet fmt-check
 
@@ -54,6 +54,7 @@ fmt-check:
 # Bounded fuzzing of the FQL parser.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./falcon/falcontest/fql/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./schema/
 
 # Benchmarks; results are recorded in docs/benchmarks.md.
 bench: test-deps
