@@ -29,10 +29,11 @@ test: test-deps lint
 	$(GO) test -race -count=1 -timeout 40m $(PKGS)
 	$(MAKE) fuzz
 
-# ClickHouse for the integration tests, Chromium for the review-pack render test.
+# ClickHouse for the integration tests, ZooKeeper for the cluster tests (internal/chcluster),
+# Chromium for the review-pack render test.
 test-deps:
 	deploy/local/clickhouse.sh install
-	deploy/local/apt.sh chromium
+	deploy/local/apt.sh zookeeper chromium
 
 lint: vet fmt-check
 

@@ -33,6 +33,8 @@ type Server struct {
 	Addr string
 	// HTTPAddr is the HTTP interface address, host:port.
 	HTTPAddr string
+	// InterserverAddr is where replicas fetch parts from this server.
+	InterserverAddr string
 	// Dir holds the server's config, data and logs.
 	Dir string
 
@@ -59,15 +61,17 @@ func Require(t testing.TB) string {
 	return ""
 }
 
-// Start starts a private server and stops it when the test ends.
-func Start(t testing.TB) *Server {
+// Prepare writes a private server's configuration on free ports without
+// starting it, so that a caller can add configuration (WriteConfigD) that
+// names the ports first; it is stopped and removed when the test ends.
+func Prepare(t testing.TB) *Server {
 	t.Helper()
 	bin := Require(t)
 	dir, err := os.MkdirTemp("", "chtest-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{bin: bin, Dir: dir, Addr: freeAddr(t), HTTPAddr: freeAddr(t)}
+	s := &Server{bin: bin, Dir: dir, Addr: FreeAddr(t), HTTPAddr: FreeAddr(t), InterserverAddr: FreeAddr(t)}
 	if err := s.writeConfig(); err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +83,23 @@ func Start(t testing.TB) *Server {
 			t.Logf("clickhouse data and logs kept in %s", dir)
 		}
 	})
+	return s
+}
+
+// WriteConfigD adds a configuration file that the server merges into its
+// config.xml (config.d/name) when it next starts.
+func (s *Server) WriteConfigD(name string, data []byte) error {
+	d := filepath.Join(s.Dir, "config.d")
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(d, name), data, 0o644)
+}
+
+// Start starts a private server and stops it when the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s := Prepare(t)
 	// The ports were free when chosen but another process (a parallel test
 	// package) can take one before the server binds it: retry with new ones.
 	for attempt := 1; ; attempt++ {
@@ -93,7 +114,7 @@ func Start(t testing.TB) *Server {
 		}
 		_ = os.Remove(filepath.Join(s.Dir, "server.err.log"))
 		_ = os.Remove(filepath.Join(s.Dir, "stdout.log"))
-		s.Addr, s.HTTPAddr = freeAddr(t), freeAddr(t)
+		s.Addr, s.HTTPAddr, s.InterserverAddr = FreeAddr(t), FreeAddr(t), FreeAddr(t)
 		if err := s.writeConfig(); err != nil {
 			t.Fatal(err)
 		}
@@ -214,6 +235,8 @@ func (s *Server) writeConfig() error {
   <listen_host>127.0.0.1</listen_host>
   <tcp_port>%[2]s</tcp_port>
   <http_port>%[3]s</http_port>
+  <interserver_http_host>127.0.0.1</interserver_http_host>
+  <interserver_http_port>%[4]s</interserver_http_port>
   <path>%[1]s/data/</path>
   <tmp_path>%[1]s/tmp/</tmp_path>
   <user_files_path>%[1]s/user_files/</user_files_path>
@@ -226,7 +249,7 @@ func (s *Server) writeConfig() error {
   <max_concurrent_queries>100</max_concurrent_queries>
   <uncompressed_cache_size>268435456</uncompressed_cache_size>
 </yandex>
-`, s.Dir, port(s.Addr), port(s.HTTPAddr))
+`, s.Dir, port(s.Addr), port(s.HTTPAddr), port(s.InterserverAddr))
 	// The profile matches the packaged users.xml where it matters to
 	// benchmarks: no uncompressed-block cache, so a repeated query reads and
 	// decompresses its columns every time, as on a default install.
@@ -243,7 +266,8 @@ func (s *Server) writeConfig() error {
 	return os.WriteFile(filepath.Join(s.Dir, "users.xml"), []byte(users), 0o644)
 }
 
-func freeAddr(t testing.TB) string {
+// FreeAddr returns a loopback host:port that was free when chosen.
+func FreeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

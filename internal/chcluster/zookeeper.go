@@ -1,0 +1,162 @@
+package chcluster
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tokentrail/tokentrail/internal/chtest"
+)
+
+// ZooKeeperJars are the class path of Debian's zookeeper package: the
+// server jar's manifest names its own dependencies, slf4j-simple gives it
+// a logger.
+var ZooKeeperJars = []string{"/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-simple.jar"}
+
+// ZooKeeper is one private ZooKeeper server (standalone).
+type ZooKeeper struct {
+	// Addr is the client address, host:port.
+	Addr string
+	// Dir holds zoo.cfg, the data and the log.
+	Dir string
+
+	java string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+}
+
+// RequireZooKeeper skips (or, under CI=true, fails) the test when Java or
+// Debian's zookeeper jars are missing, and returns the java binary.
+func RequireZooKeeper(t testing.TB) string {
+	t.Helper()
+	java, err := exec.LookPath("java")
+	missing := err != nil
+	for _, j := range ZooKeeperJars {
+		if _, err := os.Stat(j); err != nil {
+			missing = true
+		}
+	}
+	if !missing {
+		return java
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("ZooKeeper (java and %v) not found and CI=true: install the zookeeper package (make test-deps does)", ZooKeeperJars)
+	}
+	t.Skip("ZooKeeper not installed; `make test-deps` installs it (apt-get install zookeeper)")
+	return ""
+}
+
+// StartZooKeeper starts a private ZooKeeper and stops it when the test ends.
+func StartZooKeeper(t testing.TB) *ZooKeeper {
+	t.Helper()
+	java := RequireZooKeeper(t)
+	dir, err := os.MkdirTemp("", "chcluster-zk-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := &ZooKeeper{Addr: chtest.FreeAddr(t), Dir: dir, java: java}
+	t.Cleanup(func() {
+		z.Kill()
+		if !t.Failed() {
+			_ = os.RemoveAll(dir)
+		}
+	})
+	_, port, _ := net.SplitHostPort(z.Addr)
+	cfg := fmt.Sprintf("dataDir=%s/data\nclientPort=%s\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n"+
+		"4lw.commands.whitelist=srvr\ntickTime=500\nmaxSessionTimeout=60000\n", dir, port)
+	if err := os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := z.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return z
+}
+
+// Start (re)starts a stopped ZooKeeper on the same port and data and waits
+// until it serves requests.
+func (z *ZooKeeper) Start() error {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.cmd != nil {
+		return nil
+	}
+	// A small heap and the client JIT only: the tests' load is tiny and
+	// the machine is shared.
+	cmd := exec.Command(z.java, "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+		"-cp", strings.Join(ZooKeeperJars, ":"), "org.apache.zookeeper.server.ZooKeeperServerMain", filepath.Join(z.Dir, "zoo.cfg"))
+	log, err := os.OpenFile(filepath.Join(z.Dir, "zookeeper.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return fmt.Errorf("start zookeeper: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); log.Close() }()
+	z.cmd = cmd
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			z.cmd = nil
+			return fmt.Errorf("zookeeper exited at start (%v); see %s", err, filepath.Join(z.Dir, "zookeeper.log"))
+		default:
+		}
+		if z.serving() {
+			go func() { <-exited }()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("zookeeper on %s did not serve within 30s; see %s", z.Addr, filepath.Join(z.Dir, "zookeeper.log"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Kill stops ZooKeeper with SIGKILL (data stays for a later Start).
+func (z *ZooKeeper) Kill() {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.cmd == nil {
+		return
+	}
+	_ = syscall.Kill(-z.cmd.Process.Pid, syscall.SIGKILL)
+	for i := 0; i < 200; i++ {
+		c, err := net.DialTimeout("tcp", z.Addr, 50*time.Millisecond)
+		if err != nil {
+			break
+		}
+		c.Close()
+		time.Sleep(25 * time.Millisecond)
+	}
+	z.cmd = nil
+}
+
+// serving asks srvr rather than ruok: ruok answers imok as soon as the
+// port listens, before the server takes sessions, and ClickHouse 18.16
+// crashes when its first session attempt meets that state during DDL.
+func (z *ZooKeeper) serving() bool {
+	c, err := net.DialTimeout("tcp", z.Addr, time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte("srvr")); err != nil {
+		return false
+	}
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	return strings.HasPrefix(line, "Zookeeper version")
+}
