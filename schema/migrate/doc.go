@@ -20,8 +20,21 @@
 //
 // With Options.Cluster set, Apply rewrites the DDL for a cluster instead of
 // templating the files: each table t becomes t_local ON CLUSTER with the
-// Replicated variant of its engine, plus t itself as a Distributed table
-// over t_local, sharded by a hash of the sort key (without the
-// ReplacingMergeTree version column) so that rows which replace each other
-// meet on one shard. Readers and writers keep using the same table names.
+// Replicated variant of its engine (ZooKeeper path ZooKeeperPath, which
+// names the cluster and {shard}), plus t itself as a Distributed table over
+// t_local, sharded by a hash of the sort key without the ReplacingMergeTree
+// version column (audit_events: of tenant and token_id), so that rows which
+// replace each other meet on one shard. Readers and writers keep using the
+// same table names.
+//
+// On a cluster, Apply reads the ledger before it sends any DDL, so a start
+// with the schema current never waits for a host that is down. An ALTER
+// runs ON CLUSTER on the Replicated local table, guarded by system.columns
+// on every shard (18.16 has no IF [NOT] EXISTS there), and the Distributed
+// table is then re-created over it under a temporary name and renamed into
+// place (18.16 refuses ALTER ON CLUSTER on a Distributed table of a
+// replicated cluster). Each ON CLUSTER statement waits at most
+// Options.DDLTimeout; a host that did not finish makes it a
+// *DDLTimeoutError naming the hosts, and the migration is not recorded.
+// The ledger itself is one table replicated on every node of the cluster.
 package migrate

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"path"
 	"regexp"
 	"sort"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/tokentrail/tokentrail/schema/migrations"
@@ -73,7 +75,34 @@ type Options struct {
 	FS fs.FS
 	// Logger receives one line per applied migration; nil = silent.
 	Logger *slog.Logger
+	// DDLTimeout bounds how long one ON CLUSTER statement waits for every
+	// host (the server's distributed_ddl_task_timeout); 0 = 50s, below the
+	// connection's default 60s read timeout, which would otherwise end the
+	// wait with a bare "i/o timeout". The timeout is a *DDLTimeoutError
+	// naming the hosts that did not finish.
+	DDLTimeout time.Duration
 }
+
+// DefaultDDLTimeout is Options.DDLTimeout's default.
+const DefaultDDLTimeout = 50 * time.Second
+
+// DDLTimeoutError says which hosts did not finish an ON CLUSTER statement
+// within the DDL timeout. They run it when they come back (the query stays
+// queued in ZooKeeper); the migration is not recorded, so the next Apply
+// checks again.
+type DDLTimeoutError struct {
+	Cluster    string
+	Timeout    time.Duration
+	Unfinished []string // host:port as in the cluster's definition
+	Err        error    // the server's TIMEOUT_EXCEEDED
+}
+
+func (e *DDLTimeoutError) Error() string {
+	return fmt.Sprintf("cluster %s: hosts %s did not finish the DDL within %v (they run it when they are back; migrate again to check): %v",
+		e.Cluster, strings.Join(e.Unfinished, ", "), e.Timeout, e.Err)
+}
+
+func (e *DDLTimeoutError) Unwrap() error { return e.Err }
 
 var defaultFS fs.FS = migrations.FS
 
@@ -156,10 +185,20 @@ func Apply(ctx context.Context, conn driver.Conn, opts Options) ([]Migration, er
 			plans[i] = append(plans[i], steps)
 		}
 	}
-	if err := bootstrap(ctx, conn, db, opts.Cluster); err != nil {
-		return nil, err
+	r := &runner{conn: conn, cluster: opts.Cluster, ddlTimeout: opts.DDLTimeout}
+	if r.ddlTimeout <= 0 {
+		r.ddlTimeout = DefaultDDLTimeout
 	}
+	// Read the ledger before sending any DDL: on a cluster every ON
+	// CLUSTER statement waits for every host, so a start with a node down
+	// must not send one when the schema is current.
 	done, err := appliedVersions(ctx, conn, db)
+	if isMissing(err) {
+		if err := r.bootstrap(ctx, db); err != nil {
+			return nil, err
+		}
+		done, err = appliedVersions(ctx, conn, db)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -171,11 +210,14 @@ func Apply(ctx context.Context, conn driver.Conn, opts Options) ([]Migration, er
 		}
 		for j, steps := range plans[i] {
 			for _, s := range steps {
-				if err := run(ctx, conn, s); err != nil {
-					return applied, &Error{Migration: m.Name, Statement: j + 1, Query: s.sql, Err: err}
+				if err := r.run(ctx, s); err != nil {
+					return applied, &Error{Migration: m.Name, Statement: j + 1, Query: s.text(), Err: err}
 				}
 			}
 		}
+		// Every step returned only after every host succeeded (ON CLUSTER
+		// fails when one host fails or does not answer), so the migration
+		// is done everywhere when it is recorded.
 		if err := record(ctx, conn, db, m); err != nil {
 			return applied, &Error{Migration: m.Name, Err: err}
 		}
@@ -187,9 +229,22 @@ func Apply(ctx context.Context, conn driver.Conn, opts Options) ([]Migration, er
 	return applied, nil
 }
 
-func bootstrap(ctx context.Context, conn driver.Conn, db, cluster string) error {
-	for _, q := range bootstrapQueries(db, cluster) {
-		if err := conn.Exec(ctx, q); err != nil {
+// isMissing reports whether the ledger (or its database) does not exist.
+func isMissing(err error) bool {
+	var ex *clickhouse.Exception
+	return errors.As(err, &ex) && (ex.Code == 60 || ex.Code == 81) // UNKNOWN_TABLE, UNKNOWN_DATABASE
+}
+
+// runner sends a migration's steps to one node or, ON CLUSTER, to all.
+type runner struct {
+	conn       driver.Conn
+	cluster    string
+	ddlTimeout time.Duration
+}
+
+func (r *runner) bootstrap(ctx context.Context, db string) error {
+	for _, q := range bootstrapQueries(db, r.cluster) {
+		if err := r.exec(ctx, q); err != nil {
 			return fmt.Errorf("migrate: create %s.%s: %w", db, Table, err)
 		}
 	}
@@ -203,14 +258,22 @@ func bootstrapQueries(db, cluster string) []string {
 			" ENGINE = ReplacingMergeTree() ORDER BY version"}
 	}
 	on := " ON CLUSTER " + literal(cluster)
-	// One replicated table on every node (no {shard} in the path), so that
-	// whichever node migrate talks to knows what was applied.
+	// One ledger for the whole cluster, replicated on every node so that
+	// whichever node migrate talks to knows what was applied: its path
+	// names the cluster (two clusters may share a ZooKeeper and database
+	// names), and its replica names join {shard} and {replica}, which are
+	// unique within a shard only.
 	return []string{
 		"CREATE DATABASE IF NOT EXISTS " + quoteIdent(db) + on,
 		"CREATE TABLE IF NOT EXISTS " + qualify(db, Table) + on + columns +
-			" ENGINE = ReplicatedReplacingMergeTree(" + literal("/clickhouse/tables/tokentrail/"+db+"/"+Table) + ", '{replica}')" +
+			" ENGINE = ReplicatedReplacingMergeTree(" + literal(LedgerPath(cluster, db)) + ", '{shard}-{replica}')" +
 			" ORDER BY version",
 	}
+}
+
+// LedgerPath is the ZooKeeper path of a cluster's schema_migrations table.
+func LedgerPath(cluster, db string) string {
+	return "/clickhouse/tables/" + cluster + "/tokentrail_ledger/" + db + "/" + Table
 }
 
 func appliedVersions(ctx context.Context, conn driver.Conn, db string) (map[int]bool, error) {
@@ -233,19 +296,155 @@ func appliedVersions(ctx context.Context, conn driver.Conn, db string) (map[int]
 	return done, nil
 }
 
-func run(ctx context.Context, conn driver.Conn, s step) error {
+// text is the step's query, for error messages.
+func (s step) text() string {
+	if s.swap != nil {
+		return "re-create Distributed table " + s.swap.table + " over " + s.swap.local
+	}
+	return s.sql
+}
+
+func (r *runner) run(ctx context.Context, s step) error {
+	if s.swap != nil {
+		return r.swap(ctx, s.swap)
+	}
 	if g := s.guard; g != nil {
-		var n uint64
-		err := conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
-			g.database, g.table, g.column).Scan(&n)
-		if err != nil {
-			return fmt.Errorf("look up column %s.%s: %w", g.table, g.column, err)
+		done, err := r.guardDone(ctx, g)
+		if err != nil || done {
+			return err
 		}
-		if (n > 0) == g.skipIfExists {
+	}
+	err := r.exec(ctx, s.sql)
+	var ex *clickhouse.Exception
+	if err != nil && s.doneCode != 0 && errors.As(err, &ex) && ex.Code == s.doneCode {
+		// Some hosts had done it before; done only if now all have.
+		if done, gerr := r.guardDone(ctx, s.guard); gerr == nil && done {
 			return nil
 		}
 	}
-	return conn.Exec(ctx, s.sql)
+	return err
+}
+
+// guardDone reports whether the guarded ALTER has nothing left to do.
+func (r *runner) guardDone(ctx context.Context, g *columnGuard) (bool, error) {
+	if g.cluster == "" {
+		var n uint64
+		err := r.conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
+			g.database, g.table, g.column).Scan(&n)
+		if err != nil {
+			return false, fmt.Errorf("look up column %s.%s: %w", g.table, g.column, err)
+		}
+		return (n > 0) == g.skipIfExists, nil
+	}
+	var shards, have uint64
+	if err := r.conn.QueryRow(ctx, "SELECT uniqExact(shard_num) FROM system.clusters WHERE cluster = ?", g.cluster).Scan(&shards); err != nil {
+		return false, fmt.Errorf("list the shards of cluster %s: %w", g.cluster, err)
+	}
+	q := "SELECT count() FROM cluster(" + literal(g.cluster) + ", system.columns) WHERE database = ? AND table = ? AND name = ?"
+	if err := r.conn.QueryRow(ctx, q, g.database, g.table, g.column).Scan(&have); err != nil {
+		return false, fmt.Errorf("look up column %s.%s on every shard of %s: %w", g.table, g.column, g.cluster, err)
+	}
+	if g.skipIfExists {
+		return shards > 0 && have == shards, nil
+	}
+	return have == 0, nil
+}
+
+func (r *runner) swap(ctx context.Context, d *distSwap) error {
+	var engine string
+	err := r.conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = ?", d.database, d.table).Scan(&engine)
+	if err != nil {
+		return fmt.Errorf("read the engine of %s.%s: %w", d.database, d.table, err)
+	}
+	if !strings.HasPrefix(engine, "Distributed(") {
+		return fmt.Errorf("%w: %s.%s has engine %s, want Distributed", ErrCluster, d.database, d.table, engine)
+	}
+	for _, q := range d.queries(engine) {
+		if err := r.exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// exec runs one statement. ON CLUSTER statements wait at most the DDL
+// timeout for every host; their per-host status rows are read so that a
+// timeout can name the hosts that did not report.
+func (r *runner) exec(ctx context.Context, q string) error {
+	if r.cluster == "" {
+		return r.conn.Exec(ctx, q)
+	}
+	secs := int((r.ddlTimeout + time.Second - 1) / time.Second)
+	qctx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"distributed_ddl_task_timeout": int64Setting(r.conn, secs)}))
+	rows, err := r.conn.Query(qctx, q)
+	if err != nil {
+		return r.ddlError(ctx, err, nil)
+	}
+	defer rows.Close()
+	var finished []string
+	for rows.Next() {
+		var (
+			host                     string
+			port                     uint16
+			status                   int64
+			hostErr                  string
+			remaining, activeRemains uint64
+		)
+		if err := rows.Scan(&host, &port, &status, &hostErr, &remaining, &activeRemains); err != nil {
+			return fmt.Errorf("read the DDL status of cluster %s: %w", r.cluster, err)
+		}
+		finished = append(finished, net.JoinHostPort(host, strconv.Itoa(int(port))))
+	}
+	if err := rows.Err(); err != nil {
+		return r.ddlError(ctx, err, finished)
+	}
+	return nil
+}
+
+// int64Setting encodes a signed integer setting for the server. Servers
+// before protocol revision 54429 (ClickHouse 18.16 is 54412) read settings
+// in binary, Int64 ones as zig-zag varints, while clickhouse-go writes
+// every integer as a plain varint: 3 would arrive as -2. Newer servers read
+// settings as strings.
+func int64Setting(conn driver.Conn, v int) int {
+	if sv, err := conn.ServerVersion(); err == nil && sv.Revision <= 54429 && v >= 0 {
+		return 2 * v
+	}
+	return v
+}
+
+func (r *runner) ddlError(ctx context.Context, err error, finished []string) error {
+	var ex *clickhouse.Exception
+	if !errors.As(err, &ex) || ex.Code != 159 { // TIMEOUT_EXCEEDED
+		return err
+	}
+	te := &DDLTimeoutError{Cluster: r.cluster, Timeout: r.ddlTimeout, Err: err}
+	rows, qerr := r.conn.Query(ctx, "SELECT host_name, port FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num", r.cluster)
+	if qerr != nil {
+		te.Unfinished = []string{"(unknown: " + qerr.Error() + ")"}
+		return te
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var host string
+		var port uint16
+		if rows.Scan(&host, &port) != nil {
+			continue
+		}
+		if hp := net.JoinHostPort(host, strconv.Itoa(int(port))); !contains(finished, hp) {
+			te.Unfinished = append(te.Unfinished, hp)
+		}
+	}
+	return te
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 func record(ctx context.Context, conn driver.Conn, db string, m Migration) error {
