@@ -184,7 +184,6 @@ func testClusterNodeDown(t *testing.T, c *chcluster.Cluster) {
 	}
 }
 
-
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
