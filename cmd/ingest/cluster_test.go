@@ -301,9 +301,13 @@ func (f *faultRun) produce(from, n int) {
 	w := &kafka.Writer{Addr: kafka.TCP(kc.Brokers...), Topic: f.topic + ".audit", RequiredAcks: kafka.RequireAll,
 		Balancer: &kafka.Hash{}, BatchSize: 500, BatchTimeout: 5 * time.Millisecond}
 	defer w.Close()
+	msgs := make([]kafka.Message, 0, n)
+	for i := from; i < from+n; i++ {
+		msgs = append(msgs, auditMessage(i))
+	}
 	// A topic just created takes a moment to show in the writer's metadata.
-	for try := 0; try < 50; try++ {
-		err := w.WriteMessages(ctx, auditMessage(from))
+	for try := 0; ; try++ {
+		err := w.WriteMessages(ctx, msgs[0])
 		if err == nil {
 			break
 		} else if !errors.Is(err, kafka.UnknownTopicOrPartition) || try == 49 {
@@ -311,11 +315,7 @@ func (f *faultRun) produce(from, n int) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	msgs := make([]kafka.Message, 0, n)
-	for i := from; i < from+n; i++ {
-		msgs = append(msgs, auditMessage(i))
-	}
-	if err := w.WriteMessages(ctx, msgs...); err != nil {
+	if err := w.WriteMessages(ctx, msgs[1:]...); err != nil {
 		f.t.Fatalf("produce: %v", err)
 	}
 }
