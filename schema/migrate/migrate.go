@@ -192,13 +192,16 @@ func Apply(ctx context.Context, conn driver.Conn, opts Options) ([]Migration, er
 	// Read the ledger before sending any DDL: on a cluster every ON
 	// CLUSTER statement waits for every host, so a start with a node down
 	// must not send one when the schema is current.
-	done, err := appliedVersions(ctx, conn, db)
-	if isMissing(err) {
+	var ledgers uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", db, Table).Scan(&ledgers); err != nil {
+		return nil, fmt.Errorf("migrate: look for %s.%s: %w", db, Table, err)
+	}
+	if ledgers == 0 {
 		if err := r.bootstrap(ctx, db); err != nil {
 			return nil, err
 		}
-		done, err = appliedVersions(ctx, conn, db)
 	}
+	done, err := appliedVersions(ctx, conn, db)
 	if err != nil {
 		return nil, err
 	}
@@ -227,12 +230,6 @@ func Apply(ctx context.Context, conn driver.Conn, opts Options) ([]Migration, er
 		applied = append(applied, m)
 	}
 	return applied, nil
-}
-
-// isMissing reports whether the ledger (or its database) does not exist.
-func isMissing(err error) bool {
-	var ex *clickhouse.Exception
-	return errors.As(err, &ex) && (ex.Code == 60 || ex.Code == 81) // UNKNOWN_TABLE, UNKNOWN_DATABASE
 }
 
 // runner sends a migration's steps to one node or, ON CLUSTER, to all.
