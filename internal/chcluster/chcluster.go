@@ -83,34 +83,24 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if c.ZooKeeper == nil {
 		c.ZooKeeper = StartZooKeeper(t)
 	}
-	config, err := c.render(string(clusterXML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, len(hosts))
-	for s, replicas := range c.Shards {
-		for r, srv := range replicas {
-			macros, err := os.ReadFile(filepath.Join(example, fmt.Sprintf("macros-ch-%d-%d.xml", s+1, r+1)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := strings.ReplaceAll(string(macros), fmt.Sprintf(">ch-%d-%d<", s+1, r+1), ">127.0.0.1<")
-			if err := srv.WriteConfigD("cluster.xml", []byte(config)); err != nil {
-				t.Fatal(err)
-			}
-			if err := srv.WriteConfigD("macros.xml", []byte(m)); err != nil {
-				t.Fatal(err)
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); errs <- srv.Start() }()
+	// The ports were free when chosen, but a parallel test package can take
+	// one first; every server's configuration names every port, so all
+	// move to new ones and start again.
+	for attempt := 1; ; attempt++ {
+		err := c.startAll(t, example, string(clusterXML))
+		if err == nil {
+			break
 		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
+		taken := false
+		for _, n := range c.Nodes() {
+			n.Kill()
+			taken = taken || n.PortTaken()
+		}
+		if attempt == 3 || !taken {
 			t.Fatal(err)
+		}
+		for _, n := range c.Nodes() {
+			n.NewPorts(t)
 		}
 	}
 	if err := c.WaitZooKeeper(30 * time.Second); err != nil {
@@ -149,6 +139,42 @@ func zkSession(addr string) error {
 	defer cancel()
 	var n uint64
 	return conn.QueryRow(ctx, "SELECT count() FROM system.zookeeper WHERE path = '/'").Scan(&n)
+}
+
+// startAll writes every server's cluster configuration and starts them in
+// parallel.
+func (c *Cluster) startAll(t testing.TB, example, clusterXML string) error {
+	config, err := c.render(clusterXML)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(c.Nodes()))
+	for s, replicas := range c.Shards {
+		for r, srv := range replicas {
+			macros, err := os.ReadFile(filepath.Join(example, fmt.Sprintf("macros-ch-%d-%d.xml", s+1, r+1)))
+			if err != nil {
+				return err
+			}
+			m := strings.ReplaceAll(string(macros), fmt.Sprintf(">ch-%d-%d<", s+1, r+1), ">127.0.0.1<")
+			if err := srv.WriteConfigD("cluster.xml", []byte(config)); err != nil {
+				return err
+			}
+			if err := srv.WriteConfigD("macros.xml", []byte(m)); err != nil {
+				return err
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); errs <- srv.Start() }()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type exampleHost struct{ shard, replica int }

@@ -69,16 +69,25 @@ func StartZooKeeper(t testing.TB) *ZooKeeper {
 			_ = os.RemoveAll(dir)
 		}
 	})
-	_, port, _ := net.SplitHostPort(z.Addr)
-	cfg := fmt.Sprintf("dataDir=%s/data\nclientPort=%s\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n"+
-		"4lw.commands.whitelist=srvr\ntickTime=500\nmaxSessionTimeout=60000\n", dir, port)
-	if err := os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
+	for attempt := 1; ; attempt++ {
+		_, port, _ := net.SplitHostPort(z.Addr)
+		cfg := fmt.Sprintf("dataDir=%s/data\nclientPort=%s\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n"+
+			"4lw.commands.whitelist=srvr\ntickTime=500\nmaxSessionTimeout=60000\n", dir, port)
+		if err := os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := z.Start()
+		if err == nil {
+			return z
+		}
+		// Another test package took the port between choosing and binding.
+		log, _ := os.ReadFile(filepath.Join(dir, "zookeeper.log"))
+		if attempt == 3 || !strings.Contains(string(log), "Address already in use") {
+			t.Fatal(err)
+		}
+		_ = os.Remove(filepath.Join(dir, "zookeeper.log"))
+		z.Addr = chtest.FreeAddr(t)
 	}
-	if err := z.Start(); err != nil {
-		t.Fatal(err)
-	}
-	return z
 }
 
 // Start (re)starts a stopped ZooKeeper on the same port and data and waits

@@ -107,17 +107,29 @@ func Start(t testing.TB) *Server {
 		if err == nil {
 			return s
 		}
-		errLog, _ := os.ReadFile(filepath.Join(s.Dir, "server.err.log"))
-		outLog, _ := os.ReadFile(filepath.Join(s.Dir, "stdout.log"))
-		if attempt == 3 || !strings.Contains(string(errLog)+string(outLog), "Address already in use") {
+		if attempt == 3 || !s.PortTaken() {
 			t.Fatal(err)
 		}
-		_ = os.Remove(filepath.Join(s.Dir, "server.err.log"))
-		_ = os.Remove(filepath.Join(s.Dir, "stdout.log"))
-		s.Addr, s.HTTPAddr, s.InterserverAddr = FreeAddr(t), FreeAddr(t), FreeAddr(t)
-		if err := s.writeConfig(); err != nil {
-			t.Fatal(err)
-		}
+		s.NewPorts(t)
+	}
+}
+
+// PortTaken reports whether the server's last start failed because a port
+// was taken.
+func (s *Server) PortTaken() bool {
+	errLog, _ := os.ReadFile(filepath.Join(s.Dir, "server.err.log"))
+	outLog, _ := os.ReadFile(filepath.Join(s.Dir, "stdout.log"))
+	return strings.Contains(string(errLog)+string(outLog), "Address already in use")
+}
+
+// NewPorts moves a stopped server to new free ports (and clears its logs).
+func (s *Server) NewPorts(t testing.TB) {
+	t.Helper()
+	_ = os.Remove(filepath.Join(s.Dir, "server.err.log"))
+	_ = os.Remove(filepath.Join(s.Dir, "stdout.log"))
+	s.Addr, s.HTTPAddr, s.InterserverAddr = FreeAddr(t), FreeAddr(t), FreeAddr(t)
+	if err := s.writeConfig(); err != nil {
+		t.Fatal(err)
 	}
 }
 
