@@ -8,8 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,8 +27,7 @@ type ZooKeeper struct {
 	Dir string
 
 	java string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
+	proc chtest.Process
 }
 
 // RequireZooKeeper skips (or, under CI=true, fails) the test when Java or
@@ -93,65 +90,21 @@ func StartZooKeeper(t testing.TB) *ZooKeeper {
 // Start (re)starts a stopped ZooKeeper on the same port and data and waits
 // until it serves requests.
 func (z *ZooKeeper) Start() error {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	if z.cmd != nil {
-		return nil
-	}
 	// A small heap and the client JIT only: the tests' load is tiny and
 	// the machine is shared.
 	cmd := exec.Command(z.java, "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
 		"-cp", strings.Join(ZooKeeperJars, ":"), "org.apache.zookeeper.server.ZooKeeperServerMain", filepath.Join(z.Dir, "zoo.cfg"))
-	log, err := os.OpenFile(filepath.Join(z.Dir, "zookeeper.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return fmt.Errorf("start zookeeper: %w", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); log.Close() }()
-	z.cmd = cmd
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			z.cmd = nil
-			return fmt.Errorf("zookeeper exited at start (%v); see %s", err, filepath.Join(z.Dir, "zookeeper.log"))
-		default:
+	logPath := filepath.Join(z.Dir, "zookeeper.log")
+	return z.proc.Start(cmd, logPath, "zookeeper on "+z.Addr, logPath, func() error {
+		if !z.serving() {
+			return fmt.Errorf("not serving on %s yet", z.Addr)
 		}
-		if z.serving() {
-			go func() { <-exited }()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("zookeeper on %s did not serve within 30s; see %s", z.Addr, filepath.Join(z.Dir, "zookeeper.log"))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // Kill stops ZooKeeper with SIGKILL (data stays for a later Start).
-func (z *ZooKeeper) Kill() {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	if z.cmd == nil {
-		return
-	}
-	_ = syscall.Kill(-z.cmd.Process.Pid, syscall.SIGKILL)
-	for i := 0; i < 200; i++ {
-		c, err := net.DialTimeout("tcp", z.Addr, 50*time.Millisecond)
-		if err != nil {
-			break
-		}
-		c.Close()
-		time.Sleep(25 * time.Millisecond)
-	}
-	z.cmd = nil
-}
+func (z *ZooKeeper) Kill() { z.proc.Kill(z.Addr) }
 
 // serving asks srvr rather than ruok: ruok answers imok as soon as the
 // port listens, before the server takes sessions, and ClickHouse 18.16

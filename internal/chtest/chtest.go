@@ -14,9 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -38,10 +36,9 @@ type Server struct {
 	// Dir holds the server's config, data and logs.
 	Dir string
 
-	bin string
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	dbs atomic.Int64
+	bin  string
+	proc Process
+	dbs  atomic.Int64
 }
 
 // Require skips (or, under CI=true, fails) the test when ClickHouse is not
@@ -136,64 +133,14 @@ func (s *Server) NewPorts(t testing.TB) {
 // Start (re)starts a stopped server on the same ports and data, and waits
 // until it answers a ping.
 func (s *Server) Start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return nil
-	}
 	cmd := exec.Command(s.bin, "--config-file="+filepath.Join(s.Dir, "config.xml"))
 	cmd.Dir = s.Dir
-	log, err := os.OpenFile(filepath.Join(s.Dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return fmt.Errorf("start %s: %w", s.bin, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); log.Close() }()
-	s.cmd = cmd
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			s.cmd = nil
-			return fmt.Errorf("clickhouse-server exited at start (%v); see %s", err, filepath.Join(s.Dir, "server.err.log"))
-		default:
-		}
-		if err := s.ping(); err == nil {
-			// Keep reaping the process in the background.
-			go func() { <-exited }()
-			return nil
-		} else if time.Now().After(deadline) {
-			return fmt.Errorf("clickhouse-server on %s did not answer within 30s: %w", s.Addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return s.proc.Start(cmd, filepath.Join(s.Dir, "stdout.log"), "clickhouse-server on "+s.Addr,
+		filepath.Join(s.Dir, "server.err.log"), s.ping)
 }
 
 // Kill stops the server with SIGKILL (data stays for a later Start).
-func (s *Server) Kill() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-	// Wait until the port is free so that a restart can bind it.
-	for i := 0; i < 200; i++ {
-		if c, err := net.DialTimeout("tcp", s.Addr, 50*time.Millisecond); err != nil {
-			break
-		} else {
-			c.Close()
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	s.cmd = nil
-}
+func (s *Server) Kill() { s.proc.Kill(s.Addr) }
 
 // DSN returns a clickhouse:// DSN for database db.
 func (s *Server) DSN(db string) string {
