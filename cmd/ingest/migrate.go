@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/tokentrail/tokentrail/chconn"
 	"github.com/tokentrail/tokentrail/schema/migrate"
 )
@@ -42,7 +44,8 @@ func (c *MigrateCmd) Run(ctx context.Context, g *Globals) error {
 // the connection's read timeout is shorter, so that a host that is down is
 // reported by name rather than as a bare read timeout.
 func migrateOptions(cfg chconn.Config, cluster string, log *slog.Logger) migrate.Options {
-	opts := migrate.Options{Database: cfg.Database(), Cluster: cluster, Logger: log, DDLTimeout: migrate.DefaultDDLTimeout}
+	opts := migrate.Options{Database: cfg.Database(), Cluster: cluster, Logger: log, DDLTimeout: migrate.DefaultDDLTimeout,
+		Dial: func(ctx context.Context, addr string) (driver.Conn, error) { return chconn.OpenHost(ctx, cfg, addr) }}
 	if o, err := cfg.Options(); err == nil && o.ReadTimeout > 0 && o.ReadTimeout-5*time.Second < opts.DDLTimeout {
 		opts.DDLTimeout = max(o.ReadTimeout-5*time.Second, time.Second)
 	}

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/tokentrail/tokentrail/chconn"
 	"github.com/tokentrail/tokentrail/internal/chcluster"
 	"github.com/tokentrail/tokentrail/schema/migrate"
 )
@@ -17,7 +20,10 @@ func TestClusterErrorNamesHosts(t *testing.T) {
 	db := c.NewDatabase()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := migrate.Apply(ctx, c.Conn(t, ""), migrate.Options{Database: db, Cluster: c.Name}); err != nil {
+	dial := func(ctx context.Context, addr string) (driver.Conn, error) {
+		return chconn.OpenHost(ctx, chconn.Config{DSN: "clickhouse://" + addr}, addr)
+	}
+	if _, err := migrate.Apply(ctx, c.Conn(t, ""), migrate.Options{Database: db, Cluster: c.Name, Dial: dial}); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range c.Shards[1] {

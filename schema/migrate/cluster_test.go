@@ -1,12 +1,16 @@
 package migrate_test
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/tokentrail/tokentrail/internal/chcluster"
 	"github.com/tokentrail/tokentrail/schema/migrate"
@@ -24,9 +28,22 @@ func TestCluster(t *testing.T) {
 	t.Run("NodeDown", func(t *testing.T) { testClusterNodeDown(t, c) })
 }
 
+// dial reaches one server of a test cluster, as Options.Dial does.
+func dial(ctx context.Context, addr string) (driver.Conn, error) {
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, DialTimeout: 2 * time.Second, ReadTimeout: time.Minute})
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
 func testClusterEmbedded(t *testing.T, c *chcluster.Cluster) {
 	db := c.NewDatabase()
-	opts := migrate.Options{Database: db, Cluster: c.Name}
+	opts := migrate.Options{Database: db, Cluster: c.Name, Dial: dial}
 	applied, err := migrate.Apply(ctx(t), c.Conn(t, ""), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -80,14 +97,14 @@ func thingsV2() fstest.MapFS {
 func testClusterAlter(t *testing.T, c *chcluster.Cluster) {
 	db := c.NewDatabase()
 	conn := c.Conn(t, "")
-	if _, err := migrate.Apply(ctx(t), conn, migrate.Options{Database: db, Cluster: c.Name, FS: thingsV1}); err != nil {
+	if _, err := migrate.Apply(ctx(t), conn, migrate.Options{Database: db, Cluster: c.Name, FS: thingsV1, Dial: dial}); err != nil {
 		t.Fatal(err)
 	}
 	// A run that died after adding the column on one shard only.
 	if err := c.Shards[1][0].Conn(t, "").Exec(ctx(t), "ALTER TABLE "+db+".things_local ADD COLUMN note String DEFAULT ''"); err != nil {
 		t.Fatal(err)
 	}
-	applied, err := migrate.Apply(ctx(t), conn, migrate.Options{Database: db, Cluster: c.Name, FS: thingsV2()})
+	applied, err := migrate.Apply(ctx(t), conn, migrate.Options{Database: db, Cluster: c.Name, FS: thingsV2(), Dial: dial})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +124,7 @@ func testClusterAlter(t *testing.T, c *chcluster.Cluster) {
 			}
 		}
 	}
-	if again, err := migrate.Apply(ctx(t), conn, migrate.Options{Database: db, Cluster: c.Name, FS: thingsV2()}); err != nil || len(again) != 0 {
+	if again, err := migrate.Apply(ctx(t), conn, migrate.Options{Database: db, Cluster: c.Name, FS: thingsV2(), Dial: dial}); err != nil || len(again) != 0 {
 		t.Errorf("second Apply = %v, %v; want a no-op", names(again), err)
 	}
 }
@@ -118,7 +135,7 @@ func testTwoClusters(t *testing.T, a *chcluster.Cluster) {
 	b := chcluster.Start(t, chcluster.Options{Name: "other", Shards: 1, Replicas: 1, ZooKeeper: a.ZooKeeper})
 	db := a.NewDatabase()
 	for _, c := range []*chcluster.Cluster{a, b} {
-		applied, err := migrate.Apply(ctx(t), c.Conn(t, ""), migrate.Options{Database: db, Cluster: c.Name})
+		applied, err := migrate.Apply(ctx(t), c.Conn(t, ""), migrate.Options{Database: db, Cluster: c.Name, Dial: dial})
 		if err != nil {
 			t.Fatalf("cluster %s: %v", c.Name, err)
 		}
@@ -138,7 +155,7 @@ func testTwoClusters(t *testing.T, a *chcluster.Cluster) {
 
 func testClusterNodeDown(t *testing.T, c *chcluster.Cluster) {
 	db := c.NewDatabase()
-	opts := migrate.Options{Database: db, Cluster: c.Name, FS: thingsV1, DDLTimeout: 3 * time.Second}
+	opts := migrate.Options{Database: db, Cluster: c.Name, FS: thingsV1, DDLTimeout: 3 * time.Second, Dial: dial}
 	if _, err := migrate.Apply(ctx(t), c.Conn(t, ""), opts); err != nil {
 		t.Fatal(err)
 	}

@@ -29,11 +29,14 @@
 //
 // On a cluster, Apply reads the ledger before it sends any DDL, so a start
 // with the schema current never waits for a host that is down. An ALTER
-// runs ON CLUSTER on the Replicated local table, guarded by system.columns
-// on every shard (18.16 has no IF [NOT] EXISTS there), and the Distributed
-// table is then re-created over it under a temporary name and renamed into
-// place (18.16 refuses ALTER ON CLUSTER on a Distributed table of a
-// replicated cluster). Each ON CLUSTER statement waits at most
+// runs on the Replicated local table on one replica of each shard, reached
+// through Options.Dial and guarded by its system.columns (18.16 has no IF
+// [NOT] EXISTS there, and its ON CLUSTER ALTER of replicated tables can run
+// twice in a shard and hang a server's DDL queue); the other replicas take
+// it from ZooKeeper. The Distributed table is then re-created over the
+// local one under a temporary name and renamed into place, ON CLUSTER
+// (18.16 refuses ALTER ON CLUSTER on a Distributed table of a replicated
+// cluster). Each ON CLUSTER statement and each ALTER waits at most
 // Options.DDLTimeout; a host that did not finish makes it a
 // *DDLTimeoutError naming the hosts, and the migration is not recorded.
 // The ledger itself is one table replicated on every node of the cluster.

@@ -11,6 +11,7 @@ import (
 	"net"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,6 +82,12 @@ type Options struct {
 	// wait with a bare "i/o timeout". The timeout is a *DDLTimeoutError
 	// naming the hosts that did not finish.
 	DDLTimeout time.Duration
+	// Dial connects to one server of Cluster, named host:port as in the
+	// cluster's definition (system.clusters), with the credentials of the
+	// connection given to Apply. A cluster ALTER runs on one replica of
+	// each shard through it; Apply fails with ErrCluster when a migration
+	// has an ALTER and Dial is nil.
+	Dial func(ctx context.Context, addr string) (driver.Conn, error)
 }
 
 // DefaultDDLTimeout is Options.DDLTimeout's default.
@@ -185,7 +192,7 @@ func Apply(ctx context.Context, conn driver.Conn, opts Options) ([]Migration, er
 			plans[i] = append(plans[i], steps)
 		}
 	}
-	r := &runner{conn: conn, cluster: opts.Cluster, ddlTimeout: opts.DDLTimeout}
+	r := &runner{conn: conn, cluster: opts.Cluster, ddlTimeout: opts.DDLTimeout, dial: opts.Dial}
 	if r.ddlTimeout <= 0 {
 		r.ddlTimeout = DefaultDDLTimeout
 	}
@@ -211,11 +218,29 @@ func Apply(ctx context.Context, conn driver.Conn, opts Options) ([]Migration, er
 		if done[m.Version] {
 			continue
 		}
+		// A Distributed table is re-created once per migration, after the
+		// last ALTER of its local table: each re-creation is five ON CLUSTER
+		// statements.
+		type deferred struct {
+			stmt int
+			s    step
+		}
+		var swaps []deferred
 		for j, steps := range plans[i] {
 			for _, s := range steps {
+				if s.swap != nil {
+					swaps = slices.DeleteFunc(swaps, func(d deferred) bool { return *d.s.swap == *s.swap })
+					swaps = append(swaps, deferred{j + 1, s})
+					continue
+				}
 				if err := r.run(ctx, s); err != nil {
 					return applied, &Error{Migration: m.Name, Statement: j + 1, Query: s.text(), Err: err}
 				}
+			}
+		}
+		for _, d := range swaps {
+			if err := r.run(ctx, d.s); err != nil {
+				return applied, &Error{Migration: m.Name, Statement: d.stmt, Query: d.s.text(), Err: err}
 			}
 		}
 		// Every step returned only after every host succeeded (ON CLUSTER
@@ -237,6 +262,7 @@ type runner struct {
 	conn       driver.Conn
 	cluster    string
 	ddlTimeout time.Duration
+	dial       func(ctx context.Context, addr string) (driver.Conn, error)
 }
 
 func (r *runner) bootstrap(ctx context.Context, db string) error {
@@ -302,49 +328,139 @@ func (s step) text() string {
 }
 
 func (r *runner) run(ctx context.Context, s step) error {
-	if s.swap != nil {
+	switch {
+	case s.swap != nil:
 		return r.swap(ctx, s.swap)
+	case s.perShard:
+		return r.perShard(ctx, s)
 	}
 	if g := s.guard; g != nil {
-		done, err := r.guardDone(ctx, g)
+		done, err := guardDone(ctx, r.conn, g)
 		if err != nil || done {
 			return err
 		}
 	}
-	err := r.exec(ctx, s.sql)
-	var ex *clickhouse.Exception
-	if err != nil && s.doneCode != 0 && errors.As(err, &ex) && ex.Code == s.doneCode {
-		// Some hosts had done it before; done only if now all have.
-		if done, gerr := r.guardDone(ctx, s.guard); gerr == nil && done {
-			return nil
+	return r.exec(ctx, s.sql)
+}
+
+// guardDone reports whether the guarded ALTER has nothing left to do on
+// the server conn talks to.
+func guardDone(ctx context.Context, conn driver.Conn, g *columnGuard) (bool, error) {
+	var n uint64
+	err := conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
+		g.database, g.table, g.column).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look up column %s.%s: %w", g.table, g.column, err)
+	}
+	return (n > 0) == g.skipIfExists, nil
+}
+
+// perShard runs a Replicated table's ALTER on the first replica of each
+// shard that answers (its replicas follow through ZooKeeper), guarded by
+// that replica's system.columns.
+func (r *runner) perShard(ctx context.Context, s step) error {
+	if r.dial == nil {
+		return fmt.Errorf("%w: an ALTER on cluster %s needs Options.Dial to reach each shard", ErrCluster, r.cluster)
+	}
+	shards, err := r.shards(ctx)
+	if err != nil {
+		return err
+	}
+	for num, hosts := range shards {
+		var errs []string
+		done := false
+		for _, addr := range hosts {
+			conn, err := r.dial(ctx, addr)
+			if err != nil {
+				errs = append(errs, addr+": "+err.Error()) // unreachable: try its replica
+				continue
+			}
+			err = r.alterOn(ctx, conn, s)
+			conn.Close()
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				return r.alterTimeout(ctx, hosts, addr, err)
+			} else if err != nil {
+				return fmt.Errorf("shard %d, %s: %w", num+1, addr, err)
+			}
+			done = true
+			break
 		}
+		if !done {
+			return fmt.Errorf("shard %d: no replica answered (%s)", num+1, strings.Join(errs, "; "))
+		}
+	}
+	return nil
+}
+
+// alterOn runs the ALTER on one replica unless its guard says it is done.
+// A replicated ALTER waits until the shard's other replicas took it, so it
+// is bounded like ON CLUSTER DDL.
+func (r *runner) alterOn(ctx context.Context, conn driver.Conn, s step) error {
+	if g := s.guard; g != nil {
+		if done, err := guardDone(ctx, conn, g); err != nil || done {
+			return err
+		}
+	}
+	actx, cancel := context.WithTimeout(ctx, r.ddlTimeout)
+	defer cancel()
+	err := conn.Exec(actx, s.sql)
+	if err != nil && actx.Err() != nil && ctx.Err() == nil {
+		// The driver reports the deadline as a read timeout.
+		return fmt.Errorf("%w: %v", context.DeadlineExceeded, err)
 	}
 	return err
 }
 
-// guardDone reports whether the guarded ALTER has nothing left to do.
-func (r *runner) guardDone(ctx context.Context, g *columnGuard) (bool, error) {
-	if g.cluster == "" {
-		var n uint64
-		err := r.conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
-			g.database, g.table, g.column).Scan(&n)
-		if err != nil {
-			return false, fmt.Errorf("look up column %s.%s: %w", g.table, g.column, err)
+// alterTimeout names the replicas of the shard that an ALTER run on addr
+// waited for: those that do not answer, or else all the others.
+func (r *runner) alterTimeout(ctx context.Context, hosts []string, addr string, err error) error {
+	te := &DDLTimeoutError{Cluster: r.cluster, Timeout: r.ddlTimeout, Err: err}
+	var others []string
+	for _, h := range hosts {
+		if h == addr {
+			continue
 		}
-		return (n > 0) == g.skipIfExists, nil
+		others = append(others, h)
+		if c, derr := r.dial(ctx, h); derr != nil {
+			te.Unfinished = append(te.Unfinished, h)
+		} else {
+			c.Close()
+		}
 	}
-	var shards, have uint64
-	if err := r.conn.QueryRow(ctx, "SELECT uniqExact(shard_num) FROM system.clusters WHERE cluster = ?", g.cluster).Scan(&shards); err != nil {
-		return false, fmt.Errorf("list the shards of cluster %s: %w", g.cluster, err)
+	if len(te.Unfinished) == 0 {
+		te.Unfinished = others
 	}
-	q := "SELECT count() FROM cluster(" + literal(g.cluster) + ", system.columns) WHERE database = ? AND table = ? AND name = ?"
-	if err := r.conn.QueryRow(ctx, q, g.database, g.table, g.column).Scan(&have); err != nil {
-		return false, fmt.Errorf("look up column %s.%s on every shard of %s: %w", g.table, g.column, g.cluster, err)
+	return te
+}
+
+// shards lists the cluster's hosts by shard, replicas in order.
+func (r *runner) shards(ctx context.Context) ([][]string, error) {
+	rows, err := r.conn.Query(ctx, "SELECT shard_num, host_name, port FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num", r.cluster)
+	if err != nil {
+		return nil, fmt.Errorf("list the hosts of cluster %s: %w", r.cluster, err)
 	}
-	if g.skipIfExists {
-		return shards > 0 && have == shards, nil
+	defer rows.Close()
+	var out [][]string
+	last := uint32(0)
+	for rows.Next() {
+		var num uint32
+		var host string
+		var port uint16
+		if err := rows.Scan(&num, &host, &port); err != nil {
+			return nil, fmt.Errorf("list the hosts of cluster %s: %w", r.cluster, err)
+		}
+		if num != last || len(out) == 0 {
+			out, last = append(out, nil), num
+		}
+		out[len(out)-1] = append(out[len(out)-1], net.JoinHostPort(host, strconv.Itoa(int(port))))
 	}
-	return have == 0, nil
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list the hosts of cluster %s: %w", r.cluster, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: cluster %s is not in system.clusters", ErrCluster, r.cluster)
+	}
+	return out, nil
 }
 
 func (r *runner) swap(ctx context.Context, d *distSwap) error {

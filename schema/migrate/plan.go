@@ -101,24 +101,19 @@ func (st *statement) parseAlter(i int) error {
 type step struct {
 	sql   string
 	guard *columnGuard
-	// doneCode is the server's error code that means a cluster ALTER was
-	// already done on some host (a rerun after a partial failure); the
-	// guard is then checked again instead of failing.
-	doneCode int32
+	// perShard runs sql (an ALTER of a Replicated local table, without ON
+	// CLUSTER) on one replica of each shard, connected to directly.
+	perShard bool
 	// swap, when set, replaces sql: the Distributed table is re-created
 	// over its local table on every host (see distSwap).
 	swap *distSwap
 }
 
 // columnGuard skips an ALTER whose column already exists (ADD) or is
-// already gone (DROP). With cluster set it looks at the local table on
-// every shard (through the cluster table function, with the cluster's own
-// credentials): a Replicated table's ALTER is done once per shard, and
-// its replicas follow through ZooKeeper.
+// already gone (DROP), looking at the server the ALTER would run on.
 type columnGuard struct {
 	database, table, column string
 	skipIfExists            bool
-	cluster                 string
 }
 
 // distSwap re-creates the Distributed table over its local table so that
@@ -146,14 +141,15 @@ func (st *statement) plan(db, cluster string) ([]step, error) {
 	case createTable:
 		return st.planClusterCreate(db, cluster)
 	case alterTable:
-		// ClickHouse 18.16 has no ADD/DROP COLUMN IF [NOT] EXISTS: the
-		// guard asks every shard first, and a rerun that finds the work
-		// half done accepts the server's "already done" code (44) from the
-		// hosts that did it.
-		alter := step{sql: st.sql[:st.name.start] + qualify(db, local) + on + st.sql[st.alterTail:]}
+		// Not ON CLUSTER: on 18.16 the DDL worker's "leader replica"
+		// execution of a replicated ALTER can run it on two replicas of a
+		// shard, and the loser's worker then hangs on the task (measured with
+		// migration 0002). One replica of each shard runs it; the others
+		// take the new columns from ZooKeeper. 18.16 has no ADD/DROP COLUMN
+		// IF [NOT] EXISTS, so a guard asks that replica first.
+		alter := step{sql: st.sql[:st.name.start] + qualify(db, local) + st.sql[st.alterTail:], perShard: true}
 		if st.action != "MODIFY" {
-			alter.guard = &columnGuard{database: db, table: local, column: st.column, skipIfExists: st.action == "ADD", cluster: cluster}
-			alter.doneCode = codeIllegalColumn
+			alter.guard = &columnGuard{database: db, table: local, column: st.column, skipIfExists: st.action == "ADD"}
 		}
 		return []step{alter, {swap: &distSwap{database: db, table: st.table, local: local, cluster: cluster}}}, nil
 	default: // dropTable
@@ -163,10 +159,6 @@ func (st *statement) plan(db, cluster string) ([]step, error) {
 		}, nil
 	}
 }
-
-// codeIllegalColumn is ClickHouse's ILLEGAL_COLUMN: "column with this name
-// already exists" for ADD, "cannot find column to drop" for DROP.
-const codeIllegalColumn = 44
 
 // queries renders the swap's DDL for the Distributed table's current
 // engine clause (engine_full in system.tables).

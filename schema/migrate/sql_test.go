@@ -147,21 +147,21 @@ func TestPlanCluster(t *testing.T) {
 		{
 			"ALTER TABLE tokens ADD COLUMN note String",
 			[]string{
-				"unless every shard has tokens_local.note: ALTER TABLE `tt`.`tokens_local` ON CLUSTER 'main' ADD COLUMN note String",
+				"on each shard unless it has tokens_local.note: ALTER TABLE `tt`.`tokens_local` ADD COLUMN note String",
 				"re-create Distributed table tokens over tokens_local",
 			},
 		},
 		{
 			"ALTER TABLE tokens DROP COLUMN note",
 			[]string{
-				"unless no shard has tokens_local.note: ALTER TABLE `tt`.`tokens_local` ON CLUSTER 'main' DROP COLUMN note",
+				"on each shard unless it lacks tokens_local.note: ALTER TABLE `tt`.`tokens_local` DROP COLUMN note",
 				"re-create Distributed table tokens over tokens_local",
 			},
 		},
 		{
 			"ALTER TABLE tokens MODIFY COLUMN note String DEFAULT 'x'",
 			[]string{
-				"ALTER TABLE `tt`.`tokens_local` ON CLUSTER 'main' MODIFY COLUMN note String DEFAULT 'x'",
+				"on each shard: ALTER TABLE `tt`.`tokens_local` MODIFY COLUMN note String DEFAULT 'x'",
 				"re-create Distributed table tokens over tokens_local",
 			},
 		},
@@ -181,15 +181,15 @@ func TestPlanCluster(t *testing.T) {
 		var got []string
 		for _, s := range steps {
 			text := s.text()
-			if g := s.guard; g != nil {
-				if g.cluster != "main" || g.database != "tt" {
-					t.Errorf("%s: guard %+v does not ask the cluster", tc.sql, g)
-				}
-				if g.skipIfExists {
-					text = "unless every shard has " + g.table + "." + g.column + ": " + text
-				} else {
-					text = "unless no shard has " + g.table + "." + g.column + ": " + text
-				}
+			switch g := s.guard; {
+			case g != nil && s.perShard && g.skipIfExists:
+				text = "on each shard unless it has " + g.table + "." + g.column + ": " + text
+			case g != nil && s.perShard:
+				text = "on each shard unless it lacks " + g.table + "." + g.column + ": " + text
+			case s.perShard:
+				text = "on each shard: " + text
+			case g != nil:
+				t.Errorf("%s: a guard on a step that is not per shard", tc.sql)
 			}
 			got = append(got, text)
 		}
