@@ -404,8 +404,10 @@ func (r *runner) alterOn(ctx context.Context, conn driver.Conn, s step) error {
 	actx, cancel := context.WithTimeout(ctx, r.ddlTimeout)
 	defer cancel()
 	err := conn.Exec(actx, s.sql)
-	if err != nil && actx.Err() != nil && ctx.Err() == nil {
-		// The driver reports the deadline as a read timeout.
+	// The driver reports the deadline as a read timeout, sometimes a moment
+	// before actx says it expired.
+	var ne net.Error
+	if err != nil && ctx.Err() == nil && (actx.Err() != nil || errors.As(err, &ne) && ne.Timeout()) {
 		return fmt.Errorf("%w: %v", context.DeadlineExceeded, err)
 	}
 	return err
