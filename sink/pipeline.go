@@ -393,6 +393,7 @@ func (s *Sink) insert(ctx context.Context, t table, b *batch) error {
 	var last error
 	err := retry.Do(ctx, backoff, func(ctx context.Context) error {
 		err := s.insertOnce(ctx, t, b)
+		s.insertFailing(err)
 		if err == nil || !retryable(err) {
 			return err
 		}
@@ -412,7 +413,7 @@ func (s *Sink) insert(ctx context.Context, t table, b *batch) error {
 }
 
 func (s *Sink) insertOnce(ctx context.Context, t table, b *batch) error {
-	bt, err := s.ch.PrepareBatch(ctx, t.insertQuery())
+	bt, err := s.ch.PrepareBatch(syncInsert(ctx), t.insertQuery())
 	if err != nil {
 		return err
 	}

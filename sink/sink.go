@@ -49,6 +49,9 @@ type Sink struct {
 	dlq       *kafka.Writer
 	topicType map[string]string // topic → the record type it should carry
 	used      atomic.Bool
+	// failing holds the last insert's error while inserts fail (for
+	// Ready), nil once one succeeds.
+	failing atomic.Pointer[error]
 
 	stats struct {
 		records, deadLetters atomic.Int64
@@ -112,10 +115,16 @@ func (s *Sink) Run(ctx context.Context) error { return s.run(ctx, false) }
 // early like Run when ctx is done.
 func (s *Sink) Drain(ctx context.Context) error { return s.run(ctx, true) }
 
-// Ready reports whether ClickHouse and Kafka answer, for /readyz.
+// Ready reports whether ClickHouse takes inserts and Kafka answers, for
+// /readyz. A server that answers pings can still refuse inserts: on a
+// cluster a shard may be down, or ZooKeeper, which makes replicated tables
+// read-only; so while inserts are being retried the sink is not ready.
 func (s *Sink) Ready(ctx context.Context) error {
 	if err := s.ch.Ping(ctx); err != nil {
 		return fmt.Errorf("clickhouse: %w", err)
+	}
+	if err := s.failing.Load(); err != nil {
+		return fmt.Errorf("clickhouse: inserts failing (retrying): %w", *err)
 	}
 	if err := kafkaconn.Ping(ctx, s.cfg.Kafka); err != nil {
 		return fmt.Errorf("kafka: %w", err)

@@ -151,7 +151,7 @@ func runSink(ctx context.Context, g *Globals, k KafkaFlags, f SinkFlags, once bo
 	}
 	defer conn.Close()
 	if f.Migrate {
-		if _, err := migrate.Apply(ctx, conn, migrate.Options{Database: chcfg.Database(), Cluster: f.Cluster, Logger: log}); err != nil {
+		if _, err := migrate.Apply(ctx, conn, migrateOptions(chcfg, f.Cluster, log)); err != nil {
 			return fmt.Errorf("migrate ClickHouse %s: %w", chconn.Redact(chcfg.DSN), err)
 		}
 	}
