@@ -19,20 +19,21 @@ import (
 )
 
 func TestConfigDefaultsAndErrors(t *testing.T) {
-	cfg, err := Config{Kafka: kafkaconn.Config{Brokers: []string{"k:9092"}}}.withDefaults()
+	cfg, err := Config{Kafka: kafkaconn.Config{Brokers: []string{"k:9092"}}, MemoryBudget: 64 << 20}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := DefaultConfiguration()
 	if cfg.Group != "tokentrail-sink" || cfg.BatchRows != 50_000 || cfg.BatchAge != 2*time.Second ||
-		cfg.Topics != DefaultTopics() || cfg.FetchMaxBytes != d.FetchMaxBytes || cfg.ShutdownTimeout != d.ShutdownTimeout {
+		cfg.Topics != DefaultTopics() || cfg.MemoryBudget != 64<<20 || cfg.ShutdownTimeout != d.ShutdownTimeout {
 		t.Errorf("zero config did not take the defaults: %+v", cfg)
 	}
 	for name, c := range map[string]Config{
-		"no brokers":        {},
-		"negative rows":     {Kafka: cfg.Kafka, BatchRows: -1},
-		"heartbeat too big": {Kafka: cfg.Kafka, SessionTimeout: time.Second, HeartbeatInterval: 2 * time.Second},
-		"missing dlq":       {Kafka: cfg.Kafka, Topics: Topics{AuditEvents: "a", Tokens: "t", Settings: "s"}},
+		"no brokers":        {MemoryBudget: d.MemoryBudget},
+		"no memory budget":  {Kafka: cfg.Kafka},
+		"negative rows":     {Kafka: cfg.Kafka, MemoryBudget: d.MemoryBudget, BatchRows: -1},
+		"heartbeat too big": {Kafka: cfg.Kafka, MemoryBudget: d.MemoryBudget, SessionTimeout: time.Second, HeartbeatInterval: 2 * time.Second},
+		"missing dlq":       {Kafka: cfg.Kafka, MemoryBudget: d.MemoryBudget, Topics: Topics{AuditEvents: "a", Tokens: "t", Settings: "s"}},
 	} {
 		if _, err := c.withDefaults(); !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: err = %v, want ErrConfig", name, err)
