@@ -119,7 +119,7 @@ type benchShape struct {
 var benchShapes = []benchShape{
 	{name: "collector", records: 1_000_000, partitions: 3, produce: produceCollector},
 	{name: "batch5000", records: 1_000_000, partitions: 3, produce: produceBatches},
-	{name: "single", records: 200_000, partitions: 3, produce: produceSingles},
+	{name: "single", records: 500_000, partitions: 3, produce: produceSingles},
 	{name: "partitions12", records: 1_000_000, partitions: 12, produce: produceBatches},
 	{name: "record4k", records: 100_000, partitions: 3, recordBytes: 4096, produce: produceBatches},
 }

@@ -6,22 +6,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/tokentrail/tokentrail/internal/chtest"
 	"github.com/tokentrail/tokentrail/sink"
 )
 
-// While 1,000,000 records wait in Kafka, ClickHouse goes down for a minute
-// under a draining `ingest sink --once` at its default settings: the
-// sink's peak RSS stays under its memory budget, it fetches no more than
-// its two batches ahead of ClickHouse, and once the server is back it
+// While 1,000,000 records of 512 bytes wait in Kafka, ClickHouse goes down
+// for a minute under a draining `ingest sink --once` at its default
+// settings: the sink's peak RSS stays under its memory budget, it fetches
+// no more than its two batches ahead of ClickHouse, each bounded by 1/16 of
+// the budget in bytes (at 50,000 records a batch, the row bound alone,
+// twice as many would wait in memory), and once the server is back it
 // drains everything and exits 0.
 func TestSinkMemoryBoundWhileClickHouseDown(t *testing.T) {
-	const n = 1_000_000
+	const n, size = 1_000_000, 512
 	outage := time.Minute
 	ch := chtest.Start(t) // its own server: this test stops it
 	bin := buildIngestBinary(t)
 	e := newSinkEnv(t, ch)
-	produceBatches(t, e.brokers, n, auditMessage)
+	produceBatches(t, e.brokers, n, func(i int) kafka.Message { return auditMessageSized(i, size) })
 
 	metrics := freeAddr(t)
 	logs := filepath.Join(t.TempDir(), "sink.log")
@@ -70,9 +74,11 @@ func TestSinkMemoryBoundWhileClickHouseDown(t *testing.T) {
 	if hwmDown == 0 || max(hwm, hwmDown) > budget {
 		t.Errorf("peak RSS %d MiB, want under the %d MiB budget", max(hwm, hwmDown)>>20, budget>>20)
 	}
-	// Two batches at most were fetched ahead of the inserts.
-	if ahead := fetched - inserted; ahead > 2*50_000 {
-		t.Errorf("%.0f records fetched ahead of ClickHouse during the outage, want at most two batches (100,000)", ahead)
+	// Two batches at most were fetched ahead of the inserts, each flushed
+	// once its records reach budget/16 bytes (docs/design.md).
+	perBatch := float64(budget/16/size + 1)
+	if ahead := fetched - inserted; ahead > 2*perBatch {
+		t.Errorf("%.0f records of %d bytes fetched ahead of ClickHouse during the outage, want at most two batches of %.0f", ahead, size, perBatch)
 	}
 	if got := e.count("SELECT count() FROM audit_events FINAL"); got != n {
 		t.Errorf("%d distinct rows after the outage, want %d", got, n)
