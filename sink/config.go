@@ -28,7 +28,7 @@ type Config struct {
 	// from: the bytes a batch may hold before it flushes (a batch also
 	// flushes on BatchRows and BatchAge), the reader's queue and fetch
 	// size (see budget.go for the rule). It is not a hard limit: set the
-	// Go runtime's soft limit with SetMemoryLimit. Default 192 MiB; at
+	// Go runtime's soft limit with SetMemoryLimit. Default 256 MiB; at
 	// least 16 MiB.
 	MemoryBudget int64
 
@@ -88,7 +88,7 @@ func DefaultConfiguration() Config {
 		Topics:            DefaultTopics(),
 		BatchRows:         50_000,
 		BatchAge:          2 * time.Second,
-		MemoryBudget:      192 << 20,
+		MemoryBudget:      256 << 20,
 		FetchMaxWait:      time.Second,
 		SessionTimeout:    30 * time.Second,
 		HeartbeatInterval: 3 * time.Second,

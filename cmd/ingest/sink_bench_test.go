@@ -47,8 +47,9 @@ import (
 //   - sink: the whole `ingest sink --once` child process (start, migrate,
 //     group join, drain, commit, exit) and its peak RSS (VmHWM).
 //
-// TOKENTRAIL_BENCH_RECORDS overrides every shape's record count. Results
-// are recorded in docs/benchmarks.md.
+// Each shape runs the three at least three times (-benchtime Nx for more)
+// and reports the fastest of each. TOKENTRAIL_BENCH_RECORDS overrides
+// every shape's record count. Results are recorded in docs/benchmarks.md.
 func BenchmarkSink(b *testing.B) {
 	chClient, err := exec.LookPath("clickhouse-client")
 	if err != nil {
@@ -82,30 +83,53 @@ func BenchmarkSink(b *testing.B) {
 			rows := filepath.Join(b.TempDir(), "rows.json")
 			writeJSONEachRow(b, rows, n, gen)
 			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
+			// Each run measures the two limits and the sink, one after the
+			// other. The metrics are the fastest of each: on a shared machine
+			// the other work slows single runs by up to 3x, and the fastest
+			// run is the one it disturbed least. The peak RSS is the highest.
+			var best struct{ read, insert, sink time.Duration }
+			var rss int64
+			runs := max(b.N, sinkBenchRuns)
+			for i := range runs {
 				read := bareRead(b, brokers, fmt.Sprintf("bench-read-%d", i), n)
 				insert := clientInsert(b, chClient, ch, rows)
 				e.db = ch.NewDatabase()
-				sink, rss := sinkOnce(b, bin, []string{"sink", "--once", "--kafka-brokers", brokers[0],
+				sink, hwm := sinkOnce(b, bin, []string{"sink", "--once", "--kafka-brokers", brokers[0],
 					"--clickhouse-dsn", ch.DSN(e.db), "--group", fmt.Sprintf("bench-sink-%d", i),
 					"--log-level", cmp.Or(os.Getenv("BENCH_LOG_LEVEL"), "warn")})
 				if got := e.count("SELECT count() FROM audit_events FINAL"); got != uint64(n) {
 					b.Fatalf("the sink inserted %d distinct rows, want %d", got, n)
 				}
-				rate := func(d time.Duration) float64 { return float64(n) / d.Seconds() }
-				limit := min(rate(read), rate(insert))
-				b.ReportMetric(rate(read), "read_rows/s")
-				b.ReportMetric(rate(insert), "insert_rows/s")
-				b.ReportMetric(rate(sink), "sink_rows/s")
-				b.ReportMetric(100*rate(sink)/limit, "%_of_limit")
-				b.ReportMetric(float64(rss)/(1<<20), "sink_rss_MiB")
-				b.Logf("%s, %d records: bare read %v (%.0f/s), clickhouse-client insert %v (%.0f/s), ingest sink --once %v (%.0f/s, %.0f%% of the slower limit), sink max RSS %.0f MiB",
-					sh.name, n, read.Round(time.Millisecond), rate(read), insert.Round(time.Millisecond), rate(insert),
-					sink.Round(time.Millisecond), rate(sink), 100*rate(sink)/limit, float64(rss)/(1<<20))
+				b.Logf("%s, %d records, run %d: bare read %v, clickhouse-client insert %v, ingest sink --once %v (%.0f%% of the slower limit), sink max RSS %.0f MiB",
+					sh.name, n, i+1, read.Round(time.Millisecond), insert.Round(time.Millisecond), sink.Round(time.Millisecond),
+					100*max(read, insert).Seconds()/sink.Seconds(), float64(hwm)/(1<<20))
+				if i == 0 || read < best.read {
+					best.read = read
+				}
+				if i == 0 || insert < best.insert {
+					best.insert = insert
+				}
+				if i == 0 || sink < best.sink {
+					best.sink = sink
+				}
+				rss = max(rss, hwm)
 			}
+			rate := func(d time.Duration) float64 { return float64(n) / d.Seconds() }
+			limit := min(rate(best.read), rate(best.insert))
+			b.ReportMetric(rate(best.read), "read_rows/s")
+			b.ReportMetric(rate(best.insert), "insert_rows/s")
+			b.ReportMetric(rate(best.sink), "sink_rows/s")
+			b.ReportMetric(100*rate(best.sink)/limit, "%_of_limit")
+			b.ReportMetric(float64(rss)/(1<<20), "sink_rss_MiB")
+			b.Logf("%s, %d records, fastest of %d: bare read %v (%.0f/s), clickhouse-client insert %v (%.0f/s), ingest sink --once %v (%.0f/s, %.0f%% of the slower limit), sink max RSS %.0f MiB",
+				sh.name, n, runs, best.read.Round(time.Millisecond), rate(best.read), best.insert.Round(time.Millisecond), rate(best.insert),
+				best.sink.Round(time.Millisecond), rate(best.sink), 100*rate(best.sink)/limit, float64(rss)/(1<<20))
 		})
 	}
 }
+
+// sinkBenchRuns is the fewest runs of each measurement per shape.
+const sinkBenchRuns = 3
 
 // benchShape is one way of producing the records.
 type benchShape struct {
