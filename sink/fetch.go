@@ -94,15 +94,8 @@ func (f *fetcher) loop(ctx context.Context) error {
 				if !due && cur.records > seen {
 					continue // records still arrive
 				}
-				if cur, err = p.handOff(cur); err != nil {
+				if cur, err = p.handOff(cur); err != nil || f.maybeRejoin() != nil {
 					return nil // the flush error is the run's
-				}
-				select {
-				case <-f.rejoin:
-					if err := f.rejoinGroup(); err != nil {
-						return nil
-					}
-				default:
 				}
 				continue
 			case errors.Is(err, io.EOF):
@@ -122,7 +115,7 @@ func (f *fetcher) loop(ctx context.Context) error {
 			continue
 		}
 		wait.reset()
-		if cur, err = p.handOff(cur); err != nil {
+		if cur, err = p.handOff(cur); err != nil || f.maybeRejoin() != nil {
 			return nil
 		}
 	}
@@ -156,9 +149,16 @@ func final(ctx context.Context, err error) bool {
 	return err == nil || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF)
 }
 
-// rejoinGroup replaces the reader by a new member of the group, once the
-// batches in flight are flushed and committed by the old one.
-func (f *fetcher) rejoinGroup() error {
+// maybeRejoin replaces the reader by a new member of the group when the
+// drain watcher asked for it, once the batches in flight are flushed and
+// committed by the old one. It runs after a hand-off, when the fetch loop
+// holds an empty batch.
+func (f *fetcher) maybeRejoin() error {
+	select {
+	case <-f.rejoin:
+	default:
+		return nil
+	}
 	p := f.p
 	if err := p.waitFlushed(); err != nil {
 		return err

@@ -241,14 +241,15 @@ func auditMessageSized(i, size int) kafka.Message {
 }
 
 // bareRead times a consumer-group read of n records, configured as the
-// sink's reader is by default.
+// sink's reader is with the default memory budget (4 MiB fetches, a queue
+// of 1,000 messages).
 func bareRead(b *testing.B, brokers []string, group string, n int) time.Duration {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	start := time.Now()
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupID: group,
 		GroupTopics: []string{schema.TopicAuditEvents, schema.TopicTokens, schema.TopicSettings},
-		MinBytes:    1, MaxBytes: 1 << 20, MaxWait: time.Second, QueueCapacity: 1000, StartOffset: kafka.FirstOffset})
+		MinBytes:    1, MaxBytes: 4 << 20, MaxWait: time.Second, QueueCapacity: 1000, StartOffset: kafka.FirstOffset})
 	defer r.Close()
 	for range n {
 		if _, err := r.FetchMessage(ctx); err != nil {
