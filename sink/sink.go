@@ -41,6 +41,7 @@ const drainMaxWait = 250 * time.Millisecond
 // Drain.
 type Sink struct {
 	cfg       Config
+	budget    budget
 	ch        ClickHouse
 	log       *slog.Logger
 	m         *metrics
@@ -92,7 +93,7 @@ func New(cfg Config, deps Dependencies) (*Sink, error) {
 		log = slog.Default()
 	}
 	return &Sink{
-		cfg: cfg, ch: deps.ClickHouse, log: log.With("component", "sink"), m: m,
+		cfg: cfg, budget: newBudget(cfg.MemoryBudget), ch: deps.ClickHouse, log: log.With("component", "sink"), m: m,
 		transport: transport, dialer: dialer, dlq: newDLQWriter(cfg, transport),
 		topicType: map[string]string{
 			cfg.Topics.AuditEvents: schema.TypeAuditEvent,
@@ -157,10 +158,10 @@ func (s *Sink) run(ctx context.Context, once bool) error {
 			return fmt.Errorf("sink: %w", err)
 		}
 	}
-	p := &pipeline{s: s, once: once, dec: newDecoder(), topics: topics, parts: map[topicPartition]*partition{},
-		client: &kafka.Client{Addr: kafka.TCP(s.cfg.Kafka.Brokers...), Transport: s.transport}}
+	client := &kafka.Client{Addr: kafka.TCP(s.cfg.Kafka.Brokers...), Transport: s.transport}
+	var w *drainWatcher
 	if once {
-		targets, err := s.endOffsets(ctx, p.client, topics)
+		targets, err := s.endOffsets(ctx, client, topics)
 		if err != nil {
 			return err
 		}
@@ -168,14 +169,12 @@ func (s *Sink) run(ctx context.Context, once bool) error {
 			s.log.Info("nothing to drain: the group is at the end of every partition", "group", s.cfg.Group)
 			return nil
 		}
-		p.targets, p.unreached = targets, len(targets)
+		w = newDrainWatcher(s, client, targets)
 	}
-	p.reader = s.newReader(topics, once)
 	s.log.Info("sink started", "group", s.cfg.Group, "topics", topics, "dlq", s.cfg.Topics.DLQ,
-		"batch_rows", s.cfg.BatchRows, "batch_age", s.cfg.BatchAge, "drain", once)
-	err := p.run(ctx)
-	s.closeReader(p.reader)
-	return err
+		"batch_rows", s.cfg.BatchRows, "batch_bytes", s.budget.batchBytes, "batch_age", s.cfg.BatchAge,
+		"memory_budget_mib", s.cfg.MemoryBudget>>20, "drain", once)
+	return s.runPipeline(ctx, client, topics, w)
 }
 
 // newReader returns a consumer-group reader of topics, committing only
@@ -190,9 +189,9 @@ func (s *Sink) newReader(topics []string, once bool) *kafka.Reader {
 		GroupID:               s.cfg.Group,
 		GroupTopics:           topics,
 		Dialer:                s.dialer,
-		QueueCapacity:         s.cfg.QueueCapacity,
+		QueueCapacity:         s.budget.queue,
 		MinBytes:              1,
-		MaxBytes:              s.cfg.FetchMaxBytes,
+		MaxBytes:              s.budget.fetchMaxBytes,
 		MaxWait:               maxWait,
 		CommitInterval:        0, // commit explicitly, after the inserts
 		StartOffset:           kafka.FirstOffset,
