@@ -56,8 +56,9 @@ func newBudget(total int64) budget {
 const memoryLimitRatio, budgetLimitRatio = 0.9, 0.8
 
 // SetMemoryLimit sets the Go runtime's soft memory limit for a process
-// whose work is a sink with the given memory budget, and returns the
-// limit:
+// whose work is a sink with the given memory budget, and returns the limit
+// and the one it replaced (to restore it when the sink runs inside another
+// program, as in tests):
 //
 //   - GOMEMLIMIT, when set, is left as the runtime applied it;
 //   - in a cgroup with a memory limit (a container, a systemd unit with
@@ -65,15 +66,17 @@ const memoryLimitRatio, budgetLimitRatio = 0.9, 0.8
 //   - otherwise 80% of the budget, so that the process's RSS, which adds
 //     the binary's pages to what the runtime counts, stays under the budget.
 //
-// It logs a warning when the limit is below the budget: the buffers would
-// not fit, so lower the budget to about 3/4 of the limit.
-func SetMemoryLimit(budget int64, log *slog.Logger) int64 {
+// It logs a warning when a GOMEMLIMIT or cgroup limit leaves the budget
+// less room than that: the buffers would not fit, so lower the budget.
+func SetMemoryLimit(budget int64, log *slog.Logger) (limit, previous int64) {
 	if log == nil {
 		log = slog.Default()
 	}
-	limit, source := int64(0), ""
+	previous = debug.SetMemoryLimit(-1)
+	fromBudget := int64(float64(budget) * budgetLimitRatio)
+	source := "memory budget"
 	if env := os.Getenv("GOMEMLIMIT"); env != "" {
-		limit, source = debug.SetMemoryLimit(-1), "GOMEMLIMIT"
+		limit, source = previous, "GOMEMLIMIT"
 	} else if l, err := memlimit.Set(memlimit.WithProvider(memlimit.FromCgroup), memlimit.WithRatio(memoryLimitRatio),
 		memlimit.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))); err == nil && l > 0 && l < math.MaxInt64 {
 		limit, source = l, "cgroup"
@@ -81,13 +84,13 @@ func SetMemoryLimit(budget int64, log *slog.Logger) int64 {
 		if err != nil {
 			log.Debug("no cgroup memory limit", "err", err)
 		}
-		limit, source = int64(float64(budget)*budgetLimitRatio), "memory budget"
+		limit = fromBudget
 		debug.SetMemoryLimit(limit)
 	}
-	log.Info("Go memory limit set", "limit_mib", limit>>20, "from", source, "memory_budget_mib", budget>>20)
-	if float64(limit) < float64(budget)*budgetLimitRatio {
-		log.Warn("the memory limit is below the sink's memory budget: lower the budget to about 3/4 of the limit",
-			"limit_mib", limit>>20, "memory_budget_mib", budget>>20)
+	log.Debug("Go memory limit set", "limit_mib", limit>>20, "from", source, "memory_budget_mib", budget>>20)
+	if limit < fromBudget {
+		log.Warn("the memory limit leaves the sink's memory budget too little room: lower the budget to about 3/4 of the limit",
+			"limit_mib", limit>>20, "from", source, "memory_budget_mib", budget>>20)
 	}
-	return limit
+	return limit, previous
 }

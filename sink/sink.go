@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -164,7 +165,7 @@ func (s *Sink) run(ctx context.Context, once bool) error {
 	}
 	s.log.Info("sink started", "group", s.cfg.Group, "topics", topics, "dlq", s.cfg.Topics.DLQ,
 		"batch_rows", s.cfg.BatchRows, "batch_bytes", s.budget.batchBytes, "batch_age", s.cfg.BatchAge,
-		"memory_budget_mib", s.cfg.MemoryBudget>>20, "drain", once)
+		"memory_budget_mib", s.cfg.MemoryBudget>>20, "go_memory_limit_mib", debug.SetMemoryLimit(-1)>>20, "drain", once)
 	return s.runPipeline(ctx, client, topics, w)
 }
 

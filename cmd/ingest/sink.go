@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -93,7 +94,8 @@ func (c *SinkCmd) Run(ctx context.Context, g *Globals) error {
 	f := c.SinkFlags
 	f.Topics = c.TopicFlags
 	if f.MemoryBudgetMiB >= 16 { // else sinkConfig names the flag
-		sink.SetMemoryLimit(f.MemoryBudgetMiB<<20, g.Logger())
+		_, previous := sink.SetMemoryLimit(f.MemoryBudgetMiB<<20, g.Logger())
+		defer debug.SetMemoryLimit(previous)
 	}
 	return runSink(ctx, g, c.KafkaFlags, f, c.Once, tel)
 }
