@@ -34,7 +34,7 @@
 // committed. It assumes the last offset of a partition holds a record, as
 // on the plain topics the collector writes (a compacted or transactional
 // topic could end on a gap the group never commits past). While draining,
-// the fetch loop hands off a batch as soon as no record arrived for 100 ms,
+// the fetch loop hands off a batch as soon as no record arrived for 50 ms,
 // and the watcher logs, at info level, the partitions not committed yet.
 // When the group's committed offsets do not advance for SessionTimeout +
 // RebalanceTimeout + BatchAge, the watcher has the fetch loop rejoin the

@@ -36,7 +36,7 @@ type Dependencies struct {
 
 // drainMaxWait bounds FetchMaxWait for Drain: a drain ends by closing the
 // reader, which waits for the partitions' pending fetches.
-const drainMaxWait = 250 * time.Millisecond
+const drainMaxWait = 100 * time.Millisecond
 
 // Sink moves records from the topics to ClickHouse. Use it for one Run or
 // Drain.
