@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -35,7 +36,7 @@ type Dependencies struct {
 
 // drainMaxWait bounds FetchMaxWait for Drain: a drain ends by closing the
 // reader, which waits for the partitions' pending fetches.
-const drainMaxWait = 250 * time.Millisecond
+const drainMaxWait = 100 * time.Millisecond
 
 // Sink moves records from the topics to ClickHouse. Use it for one Run or
 // Drain.
@@ -173,7 +174,7 @@ func (s *Sink) run(ctx context.Context, once bool) error {
 	}
 	s.log.Info("sink started", "group", s.cfg.Group, "topics", topics, "dlq", s.cfg.Topics.DLQ,
 		"batch_rows", s.cfg.BatchRows, "batch_bytes", s.budget.batchBytes, "batch_age", s.cfg.BatchAge,
-		"memory_budget_mib", s.cfg.MemoryBudget>>20, "drain", once)
+		"memory_budget_mib", s.cfg.MemoryBudget>>20, "go_memory_limit_mib", debug.SetMemoryLimit(-1)>>20, "drain", once)
 	return s.runPipeline(ctx, client, topics, w)
 }
 

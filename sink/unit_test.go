@@ -107,10 +107,10 @@ func TestBudgetSizes(t *testing.T) {
 		total int64
 		want  budget
 	}{
-		{256 << 20, budget{batchBytes: 16 << 20, queue: 1000, fetchMaxBytes: 4 << 20}},
-		{64 << 20, budget{batchBytes: 4 << 20, queue: 256, fetchMaxBytes: 1 << 20}},
-		{minMemoryBudget, budget{batchBytes: 1 << 20, queue: 64, fetchMaxBytes: 1 << 20}},
-		{4 << 30, budget{batchBytes: 256 << 20, queue: 1000, fetchMaxBytes: 16 << 20}},
+		{256 << 20, budget{batchBytes: (256 << 20) / 20, queue: 1000, fetchMaxBytes: 4 << 20}},
+		{64 << 20, budget{batchBytes: (64 << 20) / 20, queue: 256, fetchMaxBytes: 1 << 20}},
+		{minMemoryBudget, budget{batchBytes: minMemoryBudget / 20, queue: 64, fetchMaxBytes: 1 << 20}},
+		{4 << 30, budget{batchBytes: (4 << 30) / 20, queue: 1000, fetchMaxBytes: 16 << 20}},
 	} {
 		if got := newBudget(tc.total); got != tc.want {
 			t.Errorf("newBudget(%d MiB) = %+v, want %+v", tc.total>>20, got, tc.want)

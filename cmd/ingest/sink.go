@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -62,7 +63,7 @@ type SinkFlags struct {
 	Group                  string        `help:"Kafka consumer group; sinks in one group share the partitions." default:"tokentrail-sink" env:"TOKENTRAIL_SINK_GROUP"`
 	BatchRows              int           `help:"Flush a batch when it holds this many records." default:"50000" env:"TOKENTRAIL_SINK_BATCH_ROWS"`
 	BatchAge               time.Duration `help:"Flush a batch this long after its first record." default:"2s" env:"TOKENTRAIL_SINK_BATCH_AGE"`
-	MemoryBudgetMiB        int64         `name:"memory-budget-mib" help:"Memory the sink sizes its buffers from, in MiB: a batch also flushes at 1/16 of it (docs/design.md). Without GOMEMLIMIT or a cgroup memory limit, it is also the Go runtime's soft limit." default:"256" env:"TOKENTRAIL_SINK_MEMORY_BUDGET_MIB"`
+	MemoryBudgetMiB        int64         `name:"memory-budget-mib" help:"Memory the sink sizes its buffers from, in MiB: a batch also flushes at 1/20 of it (docs/design.md). Without GOMEMLIMIT or a cgroup memory limit, it is also the Go runtime's soft limit." default:"256" env:"TOKENTRAIL_SINK_MEMORY_BUDGET_MIB"`
 	DLQTopic               string        `name:"dlq-topic" help:"Dead-letter topic for records that cannot be decoded or validated." default:"installation_tokens.dlq" env:"TOKENTRAIL_DLQ_TOPIC"`
 	Migrate                bool          `help:"Apply the ClickHouse schema at start (--no-migrate: leave it to ingest migrate)." default:"true" negatable:"" env:"TOKENTRAIL_SINK_MIGRATE"`
 	Cluster                string        `help:"ClickHouse cluster: the schema is created ON CLUSTER with Replicated and Distributed tables (empty: one server)." env:"CLICKHOUSE_CLUSTER" placeholder:"NAME"`
@@ -93,7 +94,8 @@ func (c *SinkCmd) Run(ctx context.Context, g *Globals) error {
 	f := c.SinkFlags
 	f.Topics = c.TopicFlags
 	if f.MemoryBudgetMiB >= 16 { // else sinkConfig names the flag
-		sink.SetMemoryLimit(f.MemoryBudgetMiB<<20, g.Logger())
+		_, previous := sink.SetMemoryLimit(f.MemoryBudgetMiB<<20, g.Logger())
+		defer debug.SetMemoryLimit(previous)
 	}
 	return runSink(ctx, g, c.KafkaFlags, f, c.Once, tel)
 }
