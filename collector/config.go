@@ -3,11 +3,11 @@ package collector
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tokentrail/tokentrail/falcon"
+	"github.com/tokentrail/tokentrail/internal/timespec"
 	"github.com/tokentrail/tokentrail/schema"
 )
 
@@ -167,32 +167,21 @@ func (c Config) normalize() (Config, error) {
 }
 
 // ParseStartTime parses a --start-time value: "all" (everything the API
-// has), an RFC 3339 time, a date (YYYY-MM-DD, UTC), or an age before now
-// such as "30d", "12h" or "90m".
+// has) or any form of timespec.Time (an age such as 30d, 12h or 2w, a date,
+// a date and time (UTC without zone) or RFC 3339), like report's --since. A
+// time after now is refused: the cursor would pass events that do not exist
+// yet, and audit export would stop without a word.
 func ParseStartTime(s string, now time.Time) (t time.Time, all bool, err error) {
 	s = strings.TrimSpace(s)
-	switch {
-	case strings.EqualFold(s, "all"):
+	if strings.EqualFold(s, "all") {
 		return time.Time{}, true, nil
-	case s == "":
-		return time.Time{}, false, errors.New("empty start time")
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), false, nil
+	t, err = timespec.Time(s, now)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("%q: want all, or %s", s, timespec.Forms)
 	}
-	if t, err := time.Parse("2006-01-02", s); err == nil {
-		return t.UTC(), false, nil
+	if t.After(now) {
+		return time.Time{}, false, fmt.Errorf("%q is in the future (now is %s)", s, now.UTC().Format(time.RFC3339))
 	}
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.Atoi(n)
-		if err != nil || days < 0 {
-			return time.Time{}, false, fmt.Errorf("%q: want all, an RFC 3339 time, YYYY-MM-DD or an age like 30d", s)
-		}
-		return now.Add(-time.Duration(days) * 24 * time.Hour).UTC(), false, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return time.Time{}, false, fmt.Errorf("%q: want all, an RFC 3339 time, YYYY-MM-DD or an age like 30d", s)
-	}
-	return now.Add(-d).UTC(), false, nil
+	return t, false, nil
 }

@@ -31,6 +31,8 @@ func TestParseStartTime(t *testing.T) {
 		"90m":                       now.Add(-90 * time.Minute),
 		"2025-01-02":                time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC),
 		"2025-01-02T03:04:05+02:00": time.Date(2025, 1, 2, 1, 4, 5, 0, time.UTC),
+		"2w":                        now.Add(-14 * 24 * time.Hour),
+		"2025-01-02 03:04":          time.Date(2025, 1, 2, 3, 4, 0, 0, time.UTC),
 	} {
 		got, all, err := collector.ParseStartTime(in, now)
 		if err != nil || all || !got.Equal(want) {
@@ -40,7 +42,7 @@ func TestParseStartTime(t *testing.T) {
 	if _, all, err := collector.ParseStartTime("ALL", now); err != nil || !all {
 		t.Errorf("ParseStartTime(ALL) = %v, %v", all, err)
 	}
-	for _, bad := range []string{"", "yesterday", "-5d", "-1h", "3x", "2025-13-01"} {
+	for _, bad := range []string{"", "yesterday", "-5d", "-1h", "3x", "2025-13-01", "2999-01-01", "2025-06-01T12:00:01Z"} {
 		if _, _, err := collector.ParseStartTime(bad, now); err == nil {
 			t.Errorf("ParseStartTime(%q) accepted", bad)
 		}

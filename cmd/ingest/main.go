@@ -7,7 +7,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,8 +16,6 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
-	kongyaml "github.com/alecthomas/kong-yaml"
-	"gopkg.in/yaml.v3"
 )
 
 // CLI is the root of the command line.
@@ -100,52 +97,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// envFirstLoader reads a YAML config file whose keys are flag names. A value
-// from the file applies only when the flag's environment variable is unset,
-// which gives the documented precedence: flag > env > file.
-func envFirstLoader(r io.Reader) (kong.Resolver, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, usagef("--config: %v", err)
-	}
-	inner, err := kongyaml.Loader(bytes.NewReader(data))
-	if err != nil {
-		return nil, usagef("--config: %v", err)
-	}
-	var flat map[string]any
-	if err := yaml.Unmarshal(data, &flat); err != nil {
-		return nil, usagef("--config: %v", err)
-	}
-	return envFirst{inner, flat}, nil
-}
-
-// envFirst resolves a flag from the file when its environment variable is
-// unset: first under its command's section (collect: {poll-interval: 1m}),
-// then by its plain name at the top level, so one flat file serves every
-// command.
-type envFirst struct {
-	kong.Resolver
-	flat map[string]any
-}
-
-func (e envFirst) Resolve(ctx *kong.Context, parent *kong.Path, flag *kong.Flag) (any, error) {
-	for _, env := range flag.Envs {
-		if _, ok := os.LookupEnv(env); ok {
-			return nil, nil
-		}
-	}
-	v, err := e.Resolver.Resolve(ctx, parent, flag)
-	if v != nil || err != nil {
-		return v, err
-	}
-	if v, ok := e.flat[flag.Name]; ok {
-		if _, section := v.(map[string]any); !section {
-			return v, nil
-		}
-	}
-	return nil, nil
 }
 
 func oneLine(err error) string {

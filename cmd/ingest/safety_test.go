@@ -1,0 +1,76 @@
+package main
+
+// Regression tests of issue 10 ("safe by default"): each runs the command
+// line as an operator would and checks its exit code and output.
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeConfig writes a --config file and returns its path.
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// deadEndArgs are collect flags under which the old code went on to run and
+// failed at once (exit 1): no Kafka, no Falcon, no retries.
+func deadEndArgs(t *testing.T, extra ...string) []string {
+	t.Setenv("FALCON_CLIENT_ID", "id")
+	t.Setenv("FALCON_CLIENT_SECRET", "secret")
+	return append([]string{"collect", "--once", "--kafka-brokers", "127.0.0.1:1", "--no-create-topics",
+		"--falcon-base-url", "http://127.0.0.1:1", "--falcon-max-retries=-1", "--state-dir", t.TempDir()}, extra...)
+}
+
+// Case 4: an unknown key of --config is exit 2 naming it, with a "did you
+// mean" for near misses; keys under a command's section too.
+func TestConfigUnknownKeyExit2(t *testing.T) {
+	for body, want := range map[string]string{
+		"poll-intervall: 10s\n":         "unknown key poll-intervall (did you mean poll-interval?)",
+		"poll_interval: 10s\n":          "unknown key poll_interval (did you mean poll-interval?)",
+		"foo: bar\n":                    "unknown key foo",
+		"collect:\n  lookbak: 1m\n":     "unknown key collect.lookbak (did you mean lookback?)",
+		"duration: 10s\n":               "unknown key duration (it is a flag of demo only",
+		"poll-interval: 1m\nfoo: bar\n": "unknown key foo",
+		"sink:\n  poll-interval: 10s\n": "unknown key sink.poll-interval",
+		"tenants:\n  - tenant: a\n    falcon-member-cid: 1\nfalcon-member-cids: x\n": "did you mean falcon-member-cid?",
+	} {
+		code, stderr := runIngest(deadEndArgs(t, "--config", writeConfig(t, body))...)
+		if code != 2 || !strings.Contains(stderr, "--config: "+want) && !strings.Contains(stderr, want) {
+			t.Errorf("config %q: exit %d, stderr %q; want exit 2 and %q", body, code, stderr, want)
+		}
+	}
+	// Known keys at the top level and in sections pass validation.
+	ok := writeConfig(t, "poll-interval: 10s\ncollect:\n  lookback: 1m\nsink:\n  batch-rows: 10\ndemo:\n  duration: 5s\n")
+	if code, stderr := runIngest(deadEndArgs(t, "--config", ok)...); strings.Contains(stderr, "--config") {
+		t.Errorf("valid config: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// Case 6: a --start-time in the future is refused (exit 2) instead of
+// moving the cursor past events that do not exist yet.
+func TestStartTimeInFutureExit2(t *testing.T) {
+	for _, v := range []string{"2999-01-01", "2999-01-01T00:00:00Z"} {
+		code, stderr := runIngest(deadEndArgs(t, "--start-time", v)...)
+		if code != 2 || !strings.Contains(stderr, "--start-time") || !strings.Contains(stderr, "future") {
+			t.Errorf("--start-time %s: exit %d, stderr %q; want exit 2 naming --start-time", v, code, stderr)
+		}
+	}
+}
+
+// --start-time takes the forms of report --since.
+func TestStartTimeFormsOfSince(t *testing.T) {
+	for _, v := range []string{"2w", "2025-06-01 10:00"} {
+		code, stderr := runIngest(deadEndArgs(t, "--start-time", v)...)
+		if strings.Contains(stderr, "--start-time") {
+			t.Errorf("--start-time %s: exit %d, stderr %q", v, code, stderr)
+		}
+	}
+}
