@@ -221,25 +221,31 @@ func (w *worker) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("tenant %s: load checkpoint: %w", w.name, err)
 	}
+	start := w.c.cfg.StartTime
+	switch {
+	case w.c.cfg.StartAll:
+		start = time.Time{}
+	case start.IsZero():
+		start = w.c.now().Add(-DefaultStartAge)
+	}
 	if st != nil {
 		w.state = st
 		w.log.Info("resuming from checkpoint", "audit_cursor", st.Audit.Cursor, "seen_at_cursor", len(st.Audit.SeenAtCursor()),
 			"recent_ids", len(st.Audit.Recent), "tokens", len(st.Tokens))
-	} else {
-		start := w.c.cfg.StartTime
-		switch {
-		case w.c.cfg.StartAll:
-			start = time.Time{}
-		case start.IsZero():
-			start = w.c.now().Add(-DefaultStartAge)
+		if start.Before(st.Audit.Start) {
+			// The start applies to a tenant without a checkpoint only; an
+			// operator asking for more must hear that this run will not
+			// backfill it.
+			w.log.Warn("the checkpoint starts later than the start time asked for: earlier audit events are not collected; "+
+				"to backfill deliberately, use a separate state directory (or checkpoint topic) or remove this tenant's checkpoint",
+				"checkpoint_start", startString(st.Audit.Start), "start_time", startString(start))
 		}
+	} else {
+		// Nothing is committed until Kafka acknowledged the first records:
+		// a run that exported nothing leaves no checkpoint, so the next
+		// run starts from its own start time.
 		w.state = checkpoint.New(w.name, start)
 		w.log.Info("no checkpoint: first run", "start", startString(start))
-		// Commit the start now: a crash before the first batch must not
-		// move a relative --start-time forward and skip events.
-		if err := w.commit(ctx); err != nil {
-			return fmt.Errorf("tenant %s: %w", w.name, err)
-		}
 	}
 	if !w.state.Audit.Cursor.IsZero() {
 		w.cursor.Store(w.state.Audit.Cursor.UnixNano())

@@ -27,7 +27,8 @@ type Config struct {
 	SettleLag time.Duration
 	// StartTime is where a tenant without a checkpoint starts. The zero value
 	// means DefaultStartAge before the first run; StartAll overrides it and
-	// starts at the oldest event the API has.
+	// starts at the oldest event the API has. A checkpoint that starts later
+	// than this is kept (and a warning says so): backfilling is deliberate.
 	StartTime time.Time
 	StartAll  bool
 

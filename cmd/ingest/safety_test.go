@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tokentrail/tokentrail/falcon/falcontest"
+	"github.com/tokentrail/tokentrail/schema"
 )
 
 // writeConfig writes a --config file and returns its path.
@@ -72,5 +76,51 @@ func TestStartTimeFormsOfSince(t *testing.T) {
 		if strings.Contains(stderr, "--start-time") {
 			t.Errorf("--start-time %s: exit %d, stderr %q", v, code, stderr)
 		}
+	}
+}
+
+// Case 2: a first run that fails (here: a wrong client secret) leaves no
+// checkpoint, so the next, correct run starts from its own --start-time and
+// exports every event. Asking a tenant with a checkpoint for earlier data
+// is answered with a warning that names the way to backfill.
+func TestFailedFirstRunLeavesNoCheckpoint(t *testing.T) {
+	e := newCollectEnv(t, falcontest.Config{Seed: 21, Clock: falcontest.NewClock(collectEpoch),
+		Tenants: []falcontest.TenantConfig{{Tokens: 5, Events: 2000}}})
+	withClock(t, e.emu.Clock())
+	e.emu.Clock().Advance(2 * time.Minute)
+	tn := e.emu.Tenants()[0]
+	secret := e.setCredentials(t, tn)
+
+	t.Setenv("FALCON_CLIENT_SECRET", "wrong-"+secret)
+	code, stderr := runIngest(e.args("--once", "--start-time", "1h", "--log-level", "info")...)
+	if code != 1 {
+		t.Fatalf("wrong secret: exit %d, want 1\n%s", code, tail(stderr))
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "state", "default.json")); err == nil {
+		t.Error("the failed run left a checkpoint")
+	}
+
+	t.Setenv("FALCON_CLIENT_SECRET", secret)
+	code, stderr = runIngest(e.args("--once", "--start-time", "all", "--log-level", "info")...)
+	if code != 0 {
+		t.Fatalf("correct run: exit %d\n%s", code, tail(stderr))
+	}
+	want := tn.AuditEventIDs(true)
+	if m, d, x := compareIDs(e.idCounts(schema.TopicAuditEvents, "default", 0), want); m+d+x != 0 {
+		t.Fatalf("after a failed first run: %d of %d events missing, %d duplicates, %d unexpected", m, len(want), d, x)
+	}
+
+	// A checkpoint that starts later than --start-time asks: said at start.
+	state2 := t.TempDir()
+	args := func(start string) []string {
+		return append(e.args("--once", "--log-level", "info", "--start-time", start), "--state-dir", state2)
+	}
+	if code, stderr := runIngest(args("1h")...); code != 0 {
+		t.Fatalf("exit %d\n%s", code, tail(stderr))
+	}
+	code, stderr = runIngest(args("all")...)
+	if code != 0 || !strings.Contains(stderr, "level=WARN") || !strings.Contains(stderr, "checkpoint starts later than the start time") ||
+		!strings.Contains(stderr, "separate state directory") {
+		t.Fatalf("exit %d; want a warning that the checkpoint starts later than --start-time all\n%s", code, tail(stderr))
 	}
 }
