@@ -176,5 +176,3 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
-
-
