@@ -63,35 +63,21 @@ func (c *DemoCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	defer stopTel()
 
-	// ClickHouse first: it is the one part the demo does not embed.
-	chf := ClickHouseFlags{chconn.Flags{ClickHouseDSN: c.ClickHouseDSN}}
-	chcfg, err := chf.ClickHouseConfig()
+	// ClickHouse first: it is the one part the demo does not embed. The
+	// demo resets only a database and directory it marked as its own.
+	chcfg, err := (chconn.Flags{ClickHouseDSN: c.ClickHouseDSN}).Config()
 	if err != nil {
-		return usagef("--clickhouse-dsn: %v", err)
+		return usagef("%v", err)
 	}
-	conn, err := chconn.Open(ctx, chcfg)
+	kafkaDir, ckptDir := filepath.Join(c.StateDir, "kafka"), filepath.Join(c.StateDir, "checkpoints")
+	if err := prepareDemoStateDir(c.StateDir, c.Reset, out); err != nil {
+		return err
+	}
+	conn, err := openDemoDatabase(ctx, chcfg, c.Reset, out)
 	if err != nil {
-		return fmt.Errorf("ClickHouse at %s is not reachable (start one with deploy/local/clickhouse.sh start): %w", chconn.Redact(c.ClickHouseDSN), err)
+		return err
 	}
 	defer conn.Close()
-	kafkaDir, ckptDir := filepath.Join(c.StateDir, "kafka"), filepath.Join(c.StateDir, "checkpoints")
-	if c.Reset {
-		db := chcfg.Database()
-		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+chconn.QuoteIdent(db)); err != nil {
-			return fmt.Errorf("reset demo database %s: %w", db, err)
-		}
-		if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+chconn.QuoteIdent(db)); err != nil {
-			return fmt.Errorf("create demo database %s: %w", db, err)
-		}
-		for _, d := range []string{kafkaDir, ckptDir} {
-			if err := os.RemoveAll(d); err != nil {
-				return fmt.Errorf("reset %s: %w", d, err)
-			}
-		}
-	}
-	if err := os.MkdirAll(kafkaDir, 0o755); err != nil {
-		return usagef("--state-dir: %v", err)
-	}
 
 	// The emulated Falcon tenant.
 	maxActive := int64(c.Tokens + c.Tokens/2)

@@ -61,14 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var cli CLI
 	cli.Globals.stdout, cli.Globals.stderr = stdout, stderr
 	exitCode := -1
-	parser, err := kong.New(&cli,
-		kong.Name("ingest"),
-		kong.Description("tokentrail: export CrowdStrike Falcon installation-token data to Kafka and ClickHouse."),
-		kong.Configuration(envFirstLoader),
-		kong.Writers(stdout, stderr),
-		kong.Exit(func(code int) { exitCode = code }),
-		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-	)
+	parser, err := newParser(&cli, stdout, stderr, func(code int) { exitCode = code })
 	if err != nil {
 		fmt.Fprintln(stderr, "ingest: internal error:", err)
 		return 1
@@ -97,6 +90,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// newParser is the command line's parser: flags, environment and the
+// --config file.
+func newParser(cli *CLI, stdout, stderr io.Writer, exit func(int)) (*kong.Kong, error) {
+	return kong.New(cli,
+		kong.Name("ingest"),
+		kong.Description("tokentrail: export CrowdStrike Falcon installation-token data to Kafka and ClickHouse."),
+		kong.Configuration(envFirstLoader),
+		kong.Writers(stdout, stderr),
+		kong.Exit(exit),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+	)
 }
 
 func oneLine(err error) string {

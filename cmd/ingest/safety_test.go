@@ -4,6 +4,8 @@ package main
 // line as an operator would and checks its exit code and output.
 
 import (
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tokentrail/tokentrail/falcon/falcontest"
+	"github.com/tokentrail/tokentrail/internal/chtest"
 	"github.com/tokentrail/tokentrail/schema"
 )
 
@@ -122,5 +125,58 @@ func TestFailedFirstRunLeavesNoCheckpoint(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "level=WARN") || !strings.Contains(stderr, "checkpoint starts later than the start time") ||
 		!strings.Contains(stderr, "separate state directory") {
 		t.Fatalf("exit %d; want a warning that the checkpoint starts later than --start-time all\n%s", code, tail(stderr))
+	}
+}
+
+// Case 1: the demo never destroys what it did not create. A database that
+// holds other tables is refused (exit 2) and left as it was; the shared
+// config file's clickhouse-dsn (and other top-level keys) never reach the
+// demo; a second demo run resets only what the first one marked.
+func TestDemoRefusesForeignDatabase(t *testing.T) {
+	ch := chtest.Start(t)
+	ctx := context.Background()
+	prod := ch.NewDatabase()
+	admin := ch.Conn(t, "")
+	mustNoErr(t, admin.Exec(ctx, "CREATE DATABASE "+prod))
+	mustNoErr(t, admin.Exec(ctx, "CREATE TABLE "+prod+".unrelated (x UInt8) ENGINE = TinyLog"))
+	mustNoErr(t, admin.Exec(ctx, "INSERT INTO "+prod+".unrelated SELECT 42"))
+	survives := func(what string) {
+		t.Helper()
+		var n uint64
+		if err := admin.QueryRow(ctx, "SELECT count() FROM "+prod+".unrelated").Scan(&n); err != nil || n != 1 {
+			t.Fatalf("%s: the unrelated table is gone or changed: %d rows, %v", what, n, err)
+		}
+	}
+
+	code, _, stderr := ingestCLI("demo", "--duration", "1s", "--clickhouse-dsn", ch.DSN(prod), "--state-dir", t.TempDir())
+	if code != 2 || !strings.Contains(stderr, "--clickhouse-dsn") || !strings.Contains(stderr, "unrelated") {
+		t.Errorf("demo on a foreign database: exit %d, stderr %q; want exit 2 naming --clickhouse-dsn and the table", code, tail(stderr))
+	}
+	survives("--clickhouse-dsn")
+
+	// The production config file, given to the demo by mistake.
+	busy := t.TempDir()
+	mustNoErr(t, os.WriteFile(filepath.Join(busy, "default.json"), []byte("{}"), 0o600))
+	cfg := writeConfig(t, "clickhouse-dsn: "+ch.DSN(prod)+"\nstate-dir: "+busy+"\ndemo:\n  duration: 1s\n")
+	code, _, stderr = ingestCLI("demo", "--config", cfg, "--state-dir", busy)
+	if code != 2 || !strings.Contains(stderr, "--state-dir") {
+		t.Errorf("demo on a foreign state dir: exit %d, stderr %q; want exit 2 naming --state-dir", code, tail(stderr))
+	}
+	survives("--config")
+	if _, err := os.Stat(filepath.Join(busy, "default.json")); err != nil {
+		t.Errorf("the foreign state dir lost a file: %v", err)
+	}
+	var cli CLI
+	p, err := newParser(&cli, io.Discard, io.Discard, func(int) {})
+	mustNoErr(t, err)
+	t.Setenv("TOKENTRAIL_DEMO_CLICKHOUSE_DSN", "")
+	os.Unsetenv("TOKENTRAIL_DEMO_CLICKHOUSE_DSN")
+	_, err = p.Parse([]string{"demo", "--config", cfg})
+	mustNoErr(t, err)
+	if strings.Contains(cli.Demo.ClickHouseDSN, prod) || strings.Contains(cli.Demo.StateDir, busy) {
+		t.Errorf("the demo took the config file's top-level keys: dsn %q, state dir %q", cli.Demo.ClickHouseDSN, cli.Demo.StateDir)
+	}
+	if cli.Demo.Duration != time.Second {
+		t.Errorf("the demo section's duration was not read: %v", cli.Demo.Duration)
 	}
 }
