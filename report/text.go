@@ -21,6 +21,9 @@ func renderText(w io.Writer, res *queries.Result) error {
 		meta = append(meta, kv.Key+": "+oneLine(kv.Value))
 	}
 	fmt.Fprintln(bw, strings.Join(meta, " | "))
+	for _, n := range res.Notes {
+		fmt.Fprintln(bw, "Note: "+n)
+	}
 	for _, t := range res.Tables {
 		fmt.Fprintf(bw, "\n== %s ==\n", t.Section.Title)
 		if t.Section.Notes != "" {

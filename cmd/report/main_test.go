@@ -192,9 +192,10 @@ func TestErrors(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "--out") {
 		t.Errorf("unwritable --out: exit %d, %q", code, errOut)
 	}
-	// A database without the tables: a runtime error naming the report.
+	// A database that does not exist: a bad flag, not a server that does
+	// not answer.
 	code, _, errOut = cli(t, "--clickhouse-dsn", strings.Replace(dsn, "/tt_", "/missing_", 1), "run", "stale-tokens")
-	if code != 1 || strings.Count(errOut, "\n") != 1 {
+	if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "does not exist") {
 		t.Errorf("missing database: exit %d, %q", code, errOut)
 	}
 }

@@ -73,9 +73,16 @@ func (c *RunCmd) Run(ctx context.Context, ch *ClickHouseFlags, e *env) error {
 		one.Sections = []queries.Section{*sec}
 		r = &one
 	}
+	note, err := checkTenant(qctx, conn, vals, e)
+	if err != nil {
+		return err
+	}
 	res, err := queries.Run(qctx, conn, r, vals)
 	if err != nil {
 		return err
+	}
+	if note != "" {
+		res.Notes = append(res.Notes, note)
 	}
 	var buf bytes.Buffer
 	if err := report.Render(&buf, format, res); err != nil {
@@ -161,4 +168,36 @@ func writeOut(e *env, path string, b []byte) error {
 		return fmt.Errorf("--out: %w", err)
 	}
 	return nil
+}
+
+// checkTenant refuses to report on a database without tokentrail's tables
+// or a tenant without data (exit 2, naming the tenants that have data): an
+// empty report would look clean. A stale collection is returned as a note
+// (and said on stderr).
+func checkTenant(ctx context.Context, q queries.Querier, vals queries.Values, e *env) (string, error) {
+	v, ok := vals.Get("tenant")
+	if !ok {
+		return "", nil
+	}
+	tenant, _ := v.(string)
+	cov, err := queries.CheckTenant(ctx, q, tenant)
+	var de *queries.DataError
+	if errors.As(err, &de) {
+		if len(de.MissingTables) > 0 {
+			return "", usagef("--clickhouse-dsn: %v", err)
+		}
+		return "", usagef("--tenant: %v", err)
+	}
+	if err != nil {
+		return "", err
+	}
+	until, ok := vals.Time("until")
+	if !ok {
+		until = e.now()
+	}
+	note := cov.Note(tenant, until)
+	if note != "" && e.stderr != nil {
+		fmt.Fprintln(e.stderr, "report: note:", note)
+	}
+	return note, nil
 }
