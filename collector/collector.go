@@ -311,8 +311,10 @@ func (w *worker) poll(ctx context.Context) error {
 				break
 			}
 			errs = append(errs, fmt.Errorf("tenant %s: %s: %w", w.name, step.stage, err))
-			if errors.Is(err, falcon.ErrAuth) {
-				break // the other steps would only fail to authenticate again
+			if errors.Is(err, falcon.ErrAuth) || errors.Is(err, falcon.ErrUnreachable) {
+				// The other steps would only fail the same way, each
+				// after its own retries.
+				break
 			}
 		}
 	}
@@ -337,26 +339,48 @@ func (w *worker) commit(ctx context.Context) error {
 	return nil
 }
 
-// publish writes a batch, retrying with backoff, and counts it.
+// publish writes a batch, retrying with backoff, and counts it. ctx comes
+// from graceContext: after the stop signal the attempt in flight may
+// finish within the grace period, but no new attempt starts, so that a stop
+// during a Kafka outage does not wait out the backoff.
 func (w *worker) publish(ctx context.Context, recordType string, msgs []kafka.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sig, _ := ctx.Value(stopSignalKey{}).(context.Context)
+	unwatch := func() bool { return false }
+	defer func() { unwatch() }()
+	failed := 0
 	b := retry.WithMaxRetries(uint64(w.c.cfg.PublishAttempts-1), retry.WithCappedDuration(30*time.Second, retry.NewExponential(time.Second)))
-	err := retry.Do(ctx, b, func(ctx context.Context) error {
+	err := retry.Do(rctx, b, func(context.Context) error {
 		start := time.Now()
 		if err := w.c.deps.Publisher.Publish(ctx, msgs); err != nil {
 			w.c.metrics.errors.WithLabelValues(w.name, "publish").Inc()
-			if ctx.Err() != nil {
+			if failed == 0 && sig != nil {
+				// From now on the stop signal ends the wait for a retry.
+				unwatch = context.AfterFunc(sig, cancel)
+			}
+			if rctx.Err() != nil {
 				return err
 			}
-			w.log.Warn("publish failed; retrying", "records", len(msgs), "err", err)
+			failed++
+			w.log.Warn("publish to Kafka failed; retrying", "records", len(msgs), "attempt", failed, "err", err)
 			return retry.RetryableError(err)
 		}
 		w.c.metrics.publishDur.Observe(time.Since(start).Seconds())
+		if failed > 0 {
+			w.log.Info("Kafka recovered: publish succeeded", "records", len(msgs), "failed_attempts", failed)
+		}
 		return nil
 	})
 	if err != nil {
+		if rctx.Err() != nil {
+			w.log.Warn("stopping: Kafka did not acknowledge a batch; the checkpoint stays before it, so the next run collects it again",
+				"type", recordType, "records", len(msgs))
+			return fmt.Errorf("%w (stopping: %d %s records not acknowledged)", context.Canceled, len(msgs), recordType)
+		}
 		return err
 	}
 	w.c.metrics.published.WithLabelValues(w.name, recordType).Add(float64(len(msgs)))
@@ -379,7 +403,7 @@ func (w *worker) apiDone(err error) {
 // flight when parent is cancelled (a publish, a commit) gets that long to
 // finish.
 func graceContext(parent context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	ctx, cancel := context.WithCancel(context.WithValue(context.WithoutCancel(parent), stopSignalKey{}, parent))
 	var timer atomic.Pointer[time.Timer]
 	stop := context.AfterFunc(parent, func() { timer.Store(time.AfterFunc(grace, cancel)) })
 	return ctx, func() {
@@ -390,3 +414,7 @@ func graceContext(parent context.Context, grace time.Duration) (context.Context,
 		cancel()
 	}
 }
+
+// stopSignalKey holds, in a graceContext, the parent whose end is the stop
+// signal: work in flight continues, but nothing new starts.
+type stopSignalKey struct{}

@@ -40,6 +40,8 @@ type Client struct {
 	base   string // "" until autodiscovery picked a host
 
 	readBatch atomic.Int64 // IDs per read; lowered after a 414
+	health    health
+	budget    time.Duration // cfg.RetryBudget()
 }
 
 // New validates cfg and returns a Client. It does no I/O: the first request
@@ -71,6 +73,8 @@ func New(cfg Config) (*Client, error) {
 		c.base = Cloud(cfg.Cloud).BaseURL()
 	}
 	c.readBatch.Store(int64(cfg.IDsPerRead))
+	c.health.now = time.Now
+	c.budget = cfg.RetryBudget()
 	c.tokens = newTokenManager(c)
 	return c, nil
 }
@@ -177,6 +181,7 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 	b := c.newBackoff()
 	refreshed := false
 	tries := 0
+	unreachable := false // the last attempt failed to reach the API
 	resp, err := retry.DoValue(ctx, b, func(ctx context.Context) (*response, error) {
 		tries++
 		if tries > 1 {
@@ -187,13 +192,24 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 		if o.retry {
 			c.log.DebugContext(ctx, "falcon request failed, will retry",
 				"operation", cl.op, "try", tries, "error", o.err)
+			if o.hint == hintNone && ctx.Err() == nil {
+				c.health.failed(ctx, c.log, cl.op, c.BaseURL(), o.err, c.budget)
+			}
+			unreachable = !errors.Is(o.err, ErrInvalidResponse) && !isRateLimited(o.err)
 			return nil, retry.RetryableError(o.err)
+		}
+		unreachable = false
+		if o.err == nil {
+			c.health.succeeded(ctx, c.log)
 		}
 		return o.resp, o.err
 	})
 	if err != nil {
-		if _, ok := err.(*APIError); ok {
+		if _, ok := err.(*APIError); ok && !unreachable {
 			return nil, err
+		}
+		if unreachable && ctx.Err() == nil {
+			return nil, fmt.Errorf("falcon %s: %w: %w", cl.op, ErrUnreachable, err)
 		}
 		return nil, fmt.Errorf("falcon %s: %w", cl.op, err)
 	}
@@ -327,4 +343,9 @@ func (c *Client) decodeOK(cl call, status int, h http.Header, data []byte, readE
 			"status", status, "errors", r.env.Errors, "trace_id", trace)
 	}
 	return outcome{resp: r}
+}
+
+func isRateLimited(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusTooManyRequests
 }

@@ -74,13 +74,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ingest:", oneLine(err))
 		return 2
 	}
-	// SIGINT/SIGTERM cancel this context: commands stop polling, flush,
-	// commit and return nil within --shutdown-timeout.
-	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// After the first signal, a second one kills at once (default action)
-	// instead of waiting out the graceful stop.
-	go func() { <-sigCtx.Done(); stop() }()
+	// SIGINT/SIGTERM cancel this context: commands stop polling and
+	// retrying, flush what they can, commit and return within
+	// --shutdown-timeout.
+	sigCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case s := <-sigs:
+			// After the first signal, a second one kills at once (the
+			// default action) instead of waiting out the graceful stop.
+			signal.Stop(sigs)
+			cli.Globals.Logger().Warn("signal received: stopping; retries end now, what was fetched is flushed if possible (a second signal kills at once)",
+				"signal", s.String(), "shutdown_timeout", cli.Globals.ShutdownTimeout.String())
+			cancel()
+		case <-sigCtx.Done():
+		}
+	}()
 	ctx.BindTo(sigCtx, (*context.Context)(nil))
 	if err := ctx.Run(&cli.Globals); err != nil {
 		fmt.Fprintln(stderr, "ingest:", oneLine(err))

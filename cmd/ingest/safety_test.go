@@ -5,15 +5,22 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/tokentrail/tokentrail/falcon/falcontest"
 	"github.com/tokentrail/tokentrail/internal/chtest"
+	"github.com/tokentrail/tokentrail/internal/kafkatest"
 	"github.com/tokentrail/tokentrail/schema"
 )
 
@@ -178,5 +185,161 @@ func TestDemoRefusesForeignDatabase(t *testing.T) {
 	}
 	if cli.Demo.Duration != time.Second {
 		t.Errorf("the demo section's duration was not read: %v", cli.Demo.Duration)
+	}
+}
+
+// watchChild starts the ingest binary and collects its stderr.
+type child struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	done   chan error
+}
+
+func startChild(t *testing.T, bin string, env []string, args ...string) *child {
+	t.Helper()
+	c := &child{cmd: exec.Command(bin, args...), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	c.cmd.Env = append(os.Environ(), env...)
+	c.cmd.Stderr, c.cmd.Stdout = c.stderr, io.Discard
+	mustNoErr(t, c.cmd.Start())
+	go func() { c.done <- c.cmd.Wait() }()
+	t.Cleanup(func() {
+		if c.cmd.ProcessState == nil {
+			_ = c.cmd.Process.Kill()
+			<-c.done
+		}
+	})
+	return c
+}
+
+// waitFor waits until the child's stderr holds all of subs, or fails.
+func (c *child) waitFor(t *testing.T, within time.Duration, subs ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		s := c.stderr.String()
+		for _, line := range strings.Split(s, "\n") {
+			all := true
+			for _, sub := range subs {
+				all = all && strings.Contains(line, sub)
+			}
+			if all {
+				return line
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line with %q within %v:\n%s", subs, within, tail(s))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Case 3: with a Falcon URL that refuses connections, the collector says so
+// at WARN within seconds, with the cause and what to check; /readyz names
+// the cause; --once gives up after the retry budget of one request, without
+// trying every other operation.
+func TestDeadFalconWarnsAtOnce(t *testing.T) {
+	bin := buildIngest(t)
+	_, brokers := kafkatest.Start(t, kafkatest.Options{})
+	metrics := freeAddr(t)
+	env := []string{"FALCON_CLIENT_ID=id", "FALCON_CLIENT_SECRET=secret", "TOKENTRAIL_FINGERPRINT_KEY=k"}
+	args := []string{"collect", "--kafka-brokers", strings.Join(brokers, ","), "--falcon-base-url", "http://127.0.0.1:1",
+		"--state-dir", t.TempDir(), "--log-level", "info"}
+	c := startChild(t, bin, env, append(args, "--metrics-addr", metrics)...)
+	start := time.Now()
+	line := c.waitFor(t, 5*time.Second, "level=WARN", "falcon API request failed", `cause="connection refused"`, "check=")
+	t.Logf("after %v: %s", time.Since(start).Round(time.Millisecond), line)
+	var body string
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		res, err := http.Get("http://" + metrics + "/readyz")
+		if err == nil {
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			body = string(b)
+			if strings.Contains(body, "connection refused since") {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz does not name the cause: %q (%v)", body, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if strings.Contains(body, "deadline exceeded") {
+		t.Errorf("/readyz: %s", body)
+	}
+	mustNoErr(t, c.cmd.Process.Signal(syscall.SIGTERM))
+	<-c.done
+
+	// --once: bounded by one request's retries, then exit 1.
+	once := startChild(t, bin, env, append(args, "--once", "--falcon-max-retries", "3", "--falcon-backoff-base", "100ms")...)
+	select {
+	case err := <-once.done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Fatalf("--once: %v, want exit 1\n%s", err, tail(once.stderr.String()))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("--once still running after 30s\n%s", tail(once.stderr.String()))
+	}
+	last := lastLogLine(once.stderr.String())
+	if !strings.Contains(last, "API unreachable") || strings.Contains(last, "tokens_query") {
+		t.Errorf("--once: last line %q; want the unreachable API named, and no other operation tried", last)
+	}
+}
+
+// Case 7: SIGINT while ClickHouse is down. The sink says at once that it
+// stops, does not retry through --shutdown-timeout, exits within 5 s saying
+// what was not written, and loses nothing: the next run writes it.
+func TestSinkSIGINTDuringClickHouseOutage(t *testing.T) {
+	ch := chtest.Start(t)
+	bin := buildIngestBinary(t)
+	e := newSinkEnv(t, ch)
+	e.produceAudit(0, 3000, kafka.Zstd)
+	if code, _, stderr := ingestCLI(e.args("migrate")...); code != 0 {
+		t.Fatalf("migrate: exit %d\n%s", code, tail(stderr))
+	}
+	addr := freeAddr(t)
+	logs := filepath.Join(t.TempDir(), "sink.log")
+	// --batch-age 1h: the rows can only reach ClickHouse through the
+	// final flush, which the outage makes fail.
+	cmd := e.child(bin, logs, e.args("sink", "--batch-age", "1h", "--no-migrate", "--metrics-addr", addr, "--shutdown-timeout", "30s")...)
+	deadline := time.Now().Add(time.Minute)
+	for metric(addr, "tokentrail_sink_records_total") < 3000 {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("the sink did not fetch the records\n%s", tailFile(logs, 20))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ch.Kill()
+	start := time.Now()
+	mustNoErr(t, cmd.Process.Signal(os.Interrupt))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		took := time.Since(start)
+		t.Logf("exit after SIGINT: %v in %v", err, took.Round(time.Millisecond))
+		if took > 5*time.Second {
+			t.Errorf("the sink took %v to stop, want < 5s", took)
+		}
+	case <-time.After(40 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("the sink did not stop within 40s of SIGINT\n%s", tailFile(logs, 20))
+	}
+	out := tailFile(logs, 40)
+	for _, want := range []string{"signal received: stopping", "not written to ClickHouse", "the next run reads them again"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("sink log lacks %q:\n%s", want, out)
+		}
+	}
+
+	// Nothing lost: once ClickHouse is back, the next run writes it all.
+	mustNoErr(t, ch.Start())
+	if code, _, stderr := ingestCLI(e.args("sink", "--once", "--no-migrate")...); code != 0 {
+		t.Fatalf("sink --once after the outage: exit %d\n%s", code, tail(stderr))
+	}
+	if n := e.count("SELECT count() FROM audit_events FINAL"); n != 3000 {
+		t.Errorf("audit_events holds %d rows after the outage, want 3000", n)
 	}
 }

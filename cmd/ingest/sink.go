@@ -174,6 +174,12 @@ func runSink(ctx context.Context, g *Globals, k KafkaFlags, f SinkFlags, once bo
 	} else {
 		err = s.Run(ctx)
 	}
+	if errors.Is(err, sink.ErrStopped) && ctx.Err() != nil {
+		// Stopped on request during an outage: nothing is lost, the
+		// records stay in Kafka behind the committed offsets.
+		log.Warn("sink stopped with records not written to ClickHouse; their offsets are not committed, so the next run reads them again", "err", err)
+		err = nil
+	}
 	st := s.Stats()
 	log.Info("sink stopped", "records", st.Records, "dead_letters", st.DeadLetters,
 		"audit_events", st.Rows["audit_events"], "tokens", st.Rows["tokens"], "settings_changes", st.Rows["settings_changes"],
