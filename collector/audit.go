@@ -141,10 +141,10 @@ func auditFilter(lower, upper time.Time) string {
 
 // fetchAudit walks windows from lower to upper and sends one batch per page.
 func (w *worker) fetchAudit(ctx context.Context, lower, upper time.Time, known map[string]time.Time, out chan<- auditBatch) error {
-	pc := falcon.PagerConfig{PageLimit: w.c.cfg.PageLimit, OffsetCap: w.c.cfg.OffsetCap}
+	pc := w.api.PagerConfig()
 	for {
 		p := falcon.NewPager(w.api.QueryAuditEvents, falcon.Query{Filter: auditFilter(lower, upper), Sort: falcon.DefaultAuditSort,
-			Limit: w.c.cfg.PageLimit}, pc)
+			Limit: pc.PageLimit}, pc)
 		windowMax := lower
 		for p.Next(ctx) {
 			w.apiDone(nil)
@@ -175,7 +175,7 @@ func (w *worker) fetchAudit(ctx context.Context, lower, upper time.Time, known m
 			return fmt.Errorf("audit_events_query %s: %w", auditFilter(lower, upper), err)
 		}
 		if !windowMax.After(lower) {
-			return &tieError{at: lower, cap: w.c.cfg.OffsetCap}
+			return &tieError{at: lower, cap: pc.OffsetCap}
 		}
 		w.log.Debug("offset cap reached; new window", "from", windowMax, "previous_from", lower)
 		lower = windowMax

@@ -20,6 +20,9 @@ import (
 // API is the part of the Falcon client the collector uses; *falcon.Client
 // implements it.
 type API interface {
+	// PagerConfig is the page size and offset cap the client accepts: the
+	// collector pages queries itself, with the client's bounds.
+	PagerConfig() falcon.PagerConfig
 	QueryAuditEvents(ctx context.Context, q falcon.Query) (falcon.QueryResult, error)
 	GetAuditEvents(ctx context.Context, ids []string) ([]falcon.AuditEvent, error)
 	QueryTokens(ctx context.Context, q falcon.Query) (falcon.QueryResult, error)
@@ -90,8 +93,10 @@ type Collector struct {
 // New checks cfg and deps and returns a collector. It does no I/O: Run and
 // RunOnce load the checkpoints.
 func New(cfg Config, deps Dependencies) (*Collector, error) {
-	cfg, err := cfg.normalize()
-	if err != nil {
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if err := cfg.Validate(deps.Now()); err != nil {
 		return nil, err
 	}
 	if len(deps.Tenants) == 0 {
@@ -102,9 +107,6 @@ func New(cfg Config, deps Dependencies) (*Collector, error) {
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
-	}
-	if deps.Now == nil {
-		deps.Now = time.Now
 	}
 	c := &Collector{cfg: cfg, deps: deps, log: deps.Logger, now: deps.Now}
 	c.metrics = newMetrics(deps.Registerer, deps.Now)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -80,7 +81,7 @@ func start(t *testing.T, cfg falcontest.Config, mod func(*falcon.Config)) *env {
 	if e.cap.next == nil {
 		e.cap.next = http.DefaultTransport
 	}
-	fc := falcon.Config{
+	fc := withDefaults(falcon.Config{
 		BaseURL:           srv.URL,
 		ClientID:          id,
 		ClientSecret:      secret,
@@ -90,7 +91,7 @@ func start(t *testing.T, cfg falcontest.Config, mod func(*falcon.Config)) *env {
 		BackoffBase:       time.Millisecond,
 		BackoffMax:        10 * time.Millisecond,
 		Metrics:           falcon.NewMetrics(e.reg),
-	}
+	})
 	if mod != nil {
 		mod(&fc)
 	}
@@ -896,7 +897,7 @@ func TestContract429StormAllOperations(t *testing.T) {
 
 	// Exhausted retries surface ErrRateLimited.
 	e2 := start(t, falcontest.Config{Faults: falcontest.Faults{RateLimitStormRate: 1, Operations: []string{falcontest.OpTokensQuery}}},
-		func(c *falcon.Config) { c.MaxRetries = -1 })
+		func(c *falcon.Config) { c.MaxRetries = 0 })
 	if _, err := e2.client.QueryTokens(ctx, falcon.Query{}); !errors.Is(err, falcon.ErrRateLimited) {
 		t.Errorf("got %v", err)
 	}
@@ -947,7 +948,7 @@ func TestContractAutodiscoveryAndRevoke(t *testing.T) {
 			rw.next = http.DefaultTransport
 		}
 		id, secret := srv.Emulator().Tenants()[0].Credentials()
-		c, err := falcon.New(falcon.Config{ClientID: id, ClientSecret: secret, HTTPClient: &http.Client{Transport: rw}})
+		c, err := falcon.New(withDefaults(falcon.Config{ClientID: id, ClientSecret: secret, HTTPClient: &http.Client{Transport: rw}}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1015,4 +1016,16 @@ func TestContractNotFoundFaultEveryOperation(t *testing.T) {
 	if _, ok := e.tenant.Token(id); !ok {
 		t.Error("the 404 fault must not delete anything")
 	}
+}
+
+// withDefaults returns cfg with its zero fields set to the defaults: tests
+// name only the settings they are about.
+func withDefaults(cfg falcon.Config) falcon.Config {
+	v, d := reflect.ValueOf(&cfg).Elem(), reflect.ValueOf(falcon.DefaultConfiguration())
+	for i := 0; i < v.NumField(); i++ {
+		if v.Field(i).IsZero() {
+			v.Field(i).Set(d.Field(i))
+		}
+	}
+	return cfg
 }

@@ -39,11 +39,10 @@ func Example() {
 	srv := exampleAPI()
 	defer srv.Close()
 
-	client, err := falcon.New(falcon.Config{
-		BaseURL:      srv.URL, // or Cloud: "eu-1"; empty means autodiscover
-		ClientID:     "my-client-id",
-		ClientSecret: "my-client-secret",
-	})
+	cfg := falcon.DefaultConfiguration()
+	cfg.BaseURL = srv.URL // or cfg.Cloud = "eu-1"; the default autodiscovers
+	cfg.ClientID, cfg.ClientSecret = "my-client-id", "my-client-secret"
+	client, err := falcon.New(cfg)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -77,7 +76,9 @@ func Example() {
 func ExampleClient_TokenPager() {
 	srv := exampleAPI()
 	defer srv.Close()
-	client, _ := falcon.New(falcon.Config{BaseURL: srv.URL, ClientID: "id", ClientSecret: "secret"})
+	cfg := falcon.DefaultConfiguration()
+	cfg.BaseURL, cfg.ClientID, cfg.ClientSecret = srv.URL, "id", "secret"
+	client, _ := falcon.New(cfg)
 	ctx := context.Background()
 
 	p := client.TokenPager(falcon.Query{Sort: "created_timestamp.asc"})

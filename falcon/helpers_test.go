@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,7 +110,7 @@ func (f *fake) tokenRequests() []seen {
 // client returns a Client for f with fast retries and no budget.
 func (f *fake) client(mod func(*Config)) *Client {
 	f.t.Helper()
-	cfg := Config{
+	cfg := withDefaults(Config{
 		BaseURL:           f.srv.URL,
 		ClientID:          "client-id",
 		ClientSecret:      "client-secret",
@@ -117,7 +118,7 @@ func (f *fake) client(mod func(*Config)) *Client {
 		MaxRetries:        3,
 		BackoffBase:       time.Millisecond,
 		BackoffMax:        5 * time.Millisecond,
-	}
+	})
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -190,4 +191,16 @@ func hijackWrite(t *testing.T, w http.ResponseWriter, raw string) {
 	_, _ = buf.WriteString(raw)
 	_ = buf.Flush()
 	_ = conn.Close()
+}
+
+// withDefaults returns cfg with its zero fields set to the defaults: tests
+// name only the settings they are about.
+func withDefaults(cfg Config) Config {
+	v, d := reflect.ValueOf(&cfg).Elem(), reflect.ValueOf(DefaultConfiguration())
+	for i := 0; i < v.NumField(); i++ {
+		if v.Field(i).IsZero() {
+			v.Field(i).Set(d.Field(i))
+		}
+	}
+	return cfg
 }

@@ -29,7 +29,7 @@ type CollectFlags struct {
 	FalconMemberCID        string `help:"Child CID an MSSP parent client acts for (member_cid)." env:"FALCON_MEMBER_CID" placeholder:"CID"`
 
 	FalconRequestsPerMinute int           `help:"Client-side ceiling on Falcon API requests per minute, per tenant (-1: none). Keep it below the CID's limit, which other integrations share." default:"300" env:"FALCON_REQUESTS_PER_MINUTE"`
-	FalconMaxRetries        int           `help:"Retries per Falcon request on 429, 5xx and network errors (-1: none)." default:"8" env:"FALCON_MAX_RETRIES"`
+	FalconMaxRetries        int           `help:"Retries per Falcon request on 429, 5xx and network errors (0: none)." default:"8" env:"FALCON_MAX_RETRIES"`
 	FalconBackoffBase       time.Duration `help:"First Falcon retry backoff; doubles up to --falcon-backoff-max." default:"2s" env:"FALCON_BACKOFF_BASE"`
 	FalconBackoffMax        time.Duration `help:"Longest Falcon retry backoff." default:"60s" env:"FALCON_BACKOFF_MAX"`
 	FalconPageLimit         int           `help:"IDs per audit_events_query/tokens_query page (1-1000)." default:"1000" env:"FALCON_PAGE_LIMIT"`
@@ -183,54 +183,23 @@ func runCollect(ctx context.Context, g *Globals, k KafkaFlags, f CollectFlags, o
 	return err
 }
 
-// collectorConfig turns the flags into a collector configuration.
+// collectorConfig turns the flags into a collector configuration; the
+// collector's constructor validates it.
 func (f CollectFlags) collectorConfig(now time.Time) (collector.Config, error) {
 	cfg := collector.DefaultConfiguration()
-	if f.PollInterval <= 0 {
-		return cfg, usagef("--poll-interval: %v is not positive", f.PollInterval)
-	}
-	cfg.PollInterval = f.PollInterval
-	// In collector.Config zero means the default and negative means none.
-	if f.Lookback < 0 {
-		return cfg, usagef("--lookback: %v is negative", f.Lookback)
-	}
-	cfg.Lookback = orNone(f.Lookback)
-	if f.SettleLag < 0 {
-		return cfg, usagef("--settle-lag: %v is negative", f.SettleLag)
-	}
-	cfg.SettleLag = orNone(f.SettleLag)
+	cfg.PollInterval, cfg.Lookback, cfg.SettleLag = f.PollInterval, f.Lookback, f.SettleLag
 	start, all, err := collector.ParseStartTime(f.StartTime, now)
 	if err != nil {
 		return cfg, usagef("--start-time: %v", err)
 	}
 	cfg.StartTime, cfg.StartAll = start, all
 	cfg.Topics = collector.Topics{AuditEvents: f.AuditTopic, Tokens: f.TokensTopic, Settings: f.SettingsTopic}
-	for flag, v := range map[string]string{"--audit-topic": f.AuditTopic, "--tokens-topic": f.TokensTopic, "--settings-topic": f.SettingsTopic} {
-		if strings.TrimSpace(v) == "" {
-			return cfg, usagef("%s: empty topic name", flag)
-		}
-	}
-	if f.FalconPageLimit < 1 || f.FalconPageLimit > falcon.MaxPageLimit {
-		return cfg, usagef("--falcon-page-limit: %d is outside 1-%d", f.FalconPageLimit, falcon.MaxPageLimit)
-	}
-	cfg.PageLimit = f.FalconPageLimit
-	switch {
-	case f.FalconOffsetCap < 0:
-		cfg.OffsetCap = -1
-	case f.FalconOffsetCap < f.FalconPageLimit:
-		return cfg, usagef("--falcon-offset-cap: %d is below --falcon-page-limit %d", f.FalconOffsetCap, f.FalconPageLimit)
-	default:
-		cfg.OffsetCap = f.FalconOffsetCap
-	}
+	cfg.ProgressInterval = f.ProgressInterval
 	if f.TopicPartitions < 1 {
 		return cfg, usagef("--topic-partitions: %d is not positive", f.TopicPartitions)
 	}
 	if f.TopicReplicationFactor < 0 {
 		return cfg, usagef("--topic-replication-factor: %d is negative", f.TopicReplicationFactor)
-	}
-	cfg.ProgressInterval = f.ProgressInterval
-	if f.ProgressInterval <= 0 {
-		cfg.ProgressInterval = -1
 	}
 	key := f.FingerprintKey // the flag, TOKENTRAIL_FINGERPRINT_KEY or the config file
 	if f.FingerprintKeyFile != "" {
@@ -246,92 +215,39 @@ func (f CollectFlags) collectorConfig(now time.Time) (collector.Config, error) {
 	if key != "" {
 		cfg.FingerprintKey = []byte(key)
 	}
+	// The collector's own check, before any I/O.
+	var ce *collector.ConfigError
+	if err := cfg.Validate(now); errors.As(err, &ce) {
+		return cfg, usagef("--%s: %s", ce.Key, ce.Reason)
+	} else if err != nil {
+		return cfg, usagef("%v", err)
+	}
 	return cfg, nil
 }
 
-func orNone(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
-}
-
-// falconClient builds the Falcon client of one tenant.
+// falconClient builds the Falcon client of one tenant; falcon.New
+// validates the settings, and its errors name the flag (or the config
+// file's key of a listed tenant).
 func (f CollectFlags) falconClient(s tenantSpec, log *slog.Logger, m *falcon.Metrics) (*falcon.Client, error) {
-	flag := func(name string) string {
-		if s.FromFile {
-			return fmt.Sprintf("--config: tenant %s: %s", s.Name, strings.TrimPrefix(name, "--"))
-		}
-		return name
-	}
-	if strings.TrimSpace(s.ClientID) == "" {
-		return nil, usagef("%s: required (or set FALCON_CLIENT_ID)", flag("--falcon-client-id"))
-	}
-	if s.ClientSecret == "" {
-		return nil, usagef("%s: required (or set FALCON_CLIENT_SECRET, or --falcon-client-secret-file)", flag("--falcon-client-secret"))
-	}
-	if f.FalconBackoffBase <= 0 {
-		return nil, usagef("--falcon-backoff-base: %v is not positive", f.FalconBackoffBase)
-	}
-	if f.FalconBackoffMax < f.FalconBackoffBase {
-		return nil, usagef("--falcon-backoff-max: %v is below --falcon-backoff-base %v", f.FalconBackoffMax, f.FalconBackoffBase)
-	}
-	if f.FalconIDsPerRead < 1 {
-		return nil, usagef("--falcon-ids-per-read: %d is not positive", f.FalconIDsPerRead)
-	}
-	rpm := s.RequestsPerMinute
-	if rpm == 0 {
-		return nil, usagef("%s: 0 allows no request (use -1 for no ceiling)", flag("--falcon-requests-per-minute"))
-	}
-	retries := f.FalconMaxRetries
-	if retries == 0 {
-		retries = -1 // falcon.Config: 0 is the default, < 0 none
-	}
-	fc, err := falcon.New(falcon.Config{
-		Cloud: s.Cloud, BaseURL: s.BaseURL, ClientID: s.ClientID, ClientSecret: s.ClientSecret, MemberCID: s.MemberCID,
-		RequestsPerMinute: rpm, IDsPerRead: f.FalconIDsPerRead, PageLimit: f.FalconPageLimit, OffsetCap: f.FalconOffsetCap,
-		MaxRetries: retries, BackoffBase: f.FalconBackoffBase, BackoffMax: f.FalconBackoffMax,
-		Logger: log.With("tenant", s.Name), Metrics: m,
-	})
-	if err != nil {
-		var ce *falcon.ConfigError
-		if errors.As(err, &ce) {
-			return nil, usagef("%s: %s", flag(falconFlag(ce.Field)), ce.Reason)
-		}
+	cfg := falcon.DefaultConfiguration()
+	cfg.Cloud, cfg.BaseURL, cfg.ClientID, cfg.ClientSecret, cfg.MemberCID = s.Cloud, s.BaseURL, s.ClientID, s.ClientSecret, s.MemberCID
+	cfg.RequestsPerMinute, cfg.IDsPerRead, cfg.PageLimit, cfg.OffsetCap = s.RequestsPerMinute, f.FalconIDsPerRead, f.FalconPageLimit, f.FalconOffsetCap
+	cfg.MaxRetries, cfg.BackoffBase, cfg.BackoffMax = f.FalconMaxRetries, f.FalconBackoffBase, f.FalconBackoffMax
+	cfg.Logger, cfg.Metrics = log.With("tenant", s.Name), m
+	fc, err := falcon.New(cfg)
+	var ce *falcon.ConfigError
+	switch {
+	case errors.As(err, &ce) && s.FromFile:
+		return nil, usagef("--config: tenant %s: %s: %s", s.Name, ce.Key, ce.Reason)
+	case errors.As(err, &ce) && (ce.Field == "ClientID" || ce.Field == "ClientSecret"):
+		return nil, usagef("--%s: %s (or set %s)", ce.Key, ce.Reason, map[string]string{
+			"ClientID": "FALCON_CLIENT_ID", "ClientSecret": "FALCON_CLIENT_SECRET, or --falcon-client-secret-file"}[ce.Field])
+	case errors.As(err, &ce):
+		return nil, usagef("--%s: %s", ce.Key, ce.Reason)
+	case err != nil:
 		return nil, usagef("tenant %s: %v", s.Name, err)
 	}
 	return fc, nil
-}
-
-// falconFlag names the flag behind a falcon.Config field.
-func falconFlag(field string) string {
-	switch field {
-	case "Cloud":
-		return "--falcon-cloud"
-	case "BaseURL":
-		return "--falcon-base-url"
-	case "ClientID":
-		return "--falcon-client-id"
-	case "ClientSecret":
-		return "--falcon-client-secret"
-	case "MemberCID":
-		return "--falcon-member-cid"
-	case "IDsPerRead":
-		return "--falcon-ids-per-read"
-	case "PageLimit":
-		return "--falcon-page-limit"
-	case "OffsetCap":
-		return "--falcon-offset-cap"
-	case "BackoffBase":
-		return "--falcon-backoff-base"
-	case "BackoffMax":
-		return "--falcon-backoff-max"
-	case "RequestsPerMinute":
-		return "--falcon-requests-per-minute"
-	case "MaxRetries":
-		return "--falcon-max-retries"
-	}
-	return "--falcon-" + strings.ToLower(field)
 }
 
 // clientSecret resolves the top-level secret: the file wins over the flag

@@ -40,7 +40,7 @@ func deadEndArgs(t *testing.T, extra ...string) []string {
 	t.Setenv("FALCON_CLIENT_ID", "id")
 	t.Setenv("FALCON_CLIENT_SECRET", "secret")
 	return append([]string{"collect", "--once", "--kafka-brokers", "127.0.0.1:1", "--no-create-topics",
-		"--falcon-base-url", "http://127.0.0.1:1", "--falcon-max-retries=-1", "--state-dir", t.TempDir()}, extra...)
+		"--falcon-base-url", "http://127.0.0.1:1", "--falcon-max-retries=0", "--state-dir", t.TempDir()}, extra...)
 }
 
 // Case 4: an unknown key of --config is exit 2 naming it, with a "did you
