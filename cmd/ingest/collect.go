@@ -21,43 +21,43 @@ import (
 // CollectFlags are the flags of the collector, shared by collect, run and
 // demo. Kafka connection flags (KafkaFlags) and --once are separate.
 type CollectFlags struct {
-	FalconCloud            string `help:"Falcon cloud: us-1, us-2, eu-1, us-gov-1, us-gov-2, us-3 or autodiscover (gov clouds must be named)." default:"autodiscover" env:"FALCON_CLOUD"`
+	FalconCloud            string `help:"Falcon cloud: us-1, us-2, eu-1, us-gov-1, us-gov-2, us-3 or autodiscover (gov clouds must be named)." default:"${falcon_cloud}" env:"FALCON_CLOUD"`
 	FalconBaseURL          string `help:"Falcon API base URL; overrides --falcon-cloud (e.g. an emulator)." env:"FALCON_BASE_URL" placeholder:"URL"`
 	FalconClientID         string `help:"Falcon API client ID." env:"FALCON_CLIENT_ID"`
 	FalconClientSecret     string `help:"Falcon API client secret. Prefer FALCON_CLIENT_SECRET or --falcon-client-secret-file: flag values show in process listings." env:"FALCON_CLIENT_SECRET" placeholder:"SECRET"`
 	FalconClientSecretFile string `help:"File holding the Falcon API client secret (wins over --falcon-client-secret)." env:"FALCON_CLIENT_SECRET_FILE" placeholder:"FILE"`
 	FalconMemberCID        string `help:"Child CID an MSSP parent client acts for (member_cid)." env:"FALCON_MEMBER_CID" placeholder:"CID"`
 
-	FalconRequestsPerMinute int           `help:"Client-side ceiling on Falcon API requests per minute, per tenant (-1: none). Keep it below the CID's limit, which other integrations share." default:"300" env:"FALCON_REQUESTS_PER_MINUTE"`
-	FalconMaxRetries        int           `help:"Retries per Falcon request on 429, 5xx and network errors (0: none)." default:"8" env:"FALCON_MAX_RETRIES"`
-	FalconBackoffBase       time.Duration `help:"First Falcon retry backoff; doubles up to --falcon-backoff-max." default:"2s" env:"FALCON_BACKOFF_BASE"`
-	FalconBackoffMax        time.Duration `help:"Longest Falcon retry backoff." default:"60s" env:"FALCON_BACKOFF_MAX"`
-	FalconPageLimit         int           `help:"IDs per audit_events_query/tokens_query page (1-1000)." default:"1000" env:"FALCON_PAGE_LIMIT"`
-	FalconIDsPerRead        int           `name:"falcon-ids-per-read" help:"IDs per audit_events_read/tokens_read request." default:"500" env:"FALCON_IDS_PER_READ"`
-	FalconOffsetCap         int           `help:"Largest offset+limit the API accepts on queries (-1: none); larger windows are split by time." default:"10000" env:"FALCON_OFFSET_CAP"`
+	FalconRequestsPerMinute int           `help:"Client-side ceiling on Falcon API requests per minute, per tenant (-1: none). Keep it below the CID's limit, which other integrations share." default:"${falcon_requests_per_minute}" env:"FALCON_REQUESTS_PER_MINUTE"`
+	FalconMaxRetries        int           `help:"Retries per Falcon request on 429, 5xx and network errors (0: none)." default:"${falcon_max_retries}" env:"FALCON_MAX_RETRIES"`
+	FalconBackoffBase       time.Duration `help:"First Falcon retry backoff; doubles up to --falcon-backoff-max." default:"${falcon_backoff_base}" env:"FALCON_BACKOFF_BASE"`
+	FalconBackoffMax        time.Duration `help:"Longest Falcon retry backoff." default:"${falcon_backoff_max}" env:"FALCON_BACKOFF_MAX"`
+	FalconPageLimit         int           `help:"IDs per audit_events_query/tokens_query page (1-1000)." default:"${falcon_page_limit}" env:"FALCON_PAGE_LIMIT"`
+	FalconIDsPerRead        int           `name:"falcon-ids-per-read" help:"IDs per audit_events_read/tokens_read request." default:"${falcon_ids_per_read}" env:"FALCON_IDS_PER_READ"`
+	FalconOffsetCap         int           `help:"Largest offset+limit the API accepts on queries (-1: none); larger windows are split by time." default:"${falcon_offset_cap}" env:"FALCON_OFFSET_CAP"`
 
-	PollInterval time.Duration `help:"Pause between two polls of a tenant." default:"1m" env:"TOKENTRAIL_POLL_INTERVAL"`
-	Lookback     time.Duration `help:"Every poll re-reads audit events this far behind the cursor, for events that become visible late; IDs already published are skipped (0: off)." default:"5m" env:"TOKENTRAIL_LOOKBACK"`
-	SettleLag    time.Duration `help:"A poll reads audit events older than now minus this lag only, so that late writes settle (0: up to now)." default:"1m" env:"TOKENTRAIL_SETTLE_LAG"`
-	StartTime    string        `help:"Where a tenant without a checkpoint starts: an age (30d, 12h), an RFC 3339 time, YYYY-MM-DD, or all (everything the API has)." default:"30d" env:"TOKENTRAIL_START_TIME"`
+	PollInterval time.Duration `help:"Pause between two polls of a tenant." default:"${poll_interval}" env:"TOKENTRAIL_POLL_INTERVAL"`
+	Lookback     time.Duration `help:"Every poll re-reads audit events this far behind the cursor, for events that become visible late; IDs already published are skipped (0: off)." default:"${lookback}" env:"TOKENTRAIL_LOOKBACK"`
+	SettleLag    time.Duration `help:"A poll reads audit events older than now minus this lag only, so that late writes settle (0: up to now)." default:"${settle_lag}" env:"TOKENTRAIL_SETTLE_LAG"`
+	StartTime    string        `help:"Where a tenant without a checkpoint starts: an age (30d, 12h), an RFC 3339 time, YYYY-MM-DD, or all (everything the API has)." default:"${start_time}" env:"TOKENTRAIL_START_TIME"`
 	Tenant       string        `help:"Tenant name written into every record and naming the checkpoint (a config file may list several tenants instead)." default:"default" env:"TOKENTRAIL_TENANT"`
 
-	StateDir        string `help:"Directory of the file checkpoints (--checkpoint file)." default:"./state" env:"TOKENTRAIL_STATE_DIR" placeholder:"DIR"`
+	StateDir        string `help:"Directory of the file checkpoints (--checkpoint file); default ${default}. A separate directory starts every tenant afresh from --start-time (a deliberate backfill)." default:"./state" env:"TOKENTRAIL_STATE_DIR" placeholder:"DIR"`
 	Checkpoint      string `help:"Checkpoint store: file (--state-dir) or kafka (compacted --checkpoint-topic; lets a collector move between hosts)." enum:"file,kafka" default:"file" env:"TOKENTRAIL_CHECKPOINT"`
-	CheckpointTopic string `help:"Compacted topic of --checkpoint kafka." default:"tokentrail.checkpoints" env:"TOKENTRAIL_CHECKPOINT_TOPIC"`
+	CheckpointTopic string `help:"Compacted topic of --checkpoint kafka." default:"${checkpoint_topic}" env:"TOKENTRAIL_CHECKPOINT_TOPIC"`
 
 	FingerprintKey     string `help:"HMAC-SHA256 key of value_fingerprint. Prefer TOKENTRAIL_FINGERPRINT_KEY or --fingerprint-key-file. Default: a public built-in key (logged as a warning): set your own, and keep it, or fingerprints change." env:"TOKENTRAIL_FINGERPRINT_KEY" placeholder:"KEY"`
 	FingerprintKeyFile string `help:"File holding the value_fingerprint key (wins over --fingerprint-key)." env:"TOKENTRAIL_FINGERPRINT_KEY_FILE" placeholder:"FILE"`
 
-	AuditTopic             string `help:"Topic of audit_event records." default:"installation_tokens.audit_events" env:"TOKENTRAIL_AUDIT_TOPIC"`
-	TokensTopic            string `help:"Topic of token records." default:"installation_tokens.tokens" env:"TOKENTRAIL_TOKENS_TOPIC"`
-	SettingsTopic          string `help:"Topic of settings records." default:"installation_tokens.settings" env:"TOKENTRAIL_SETTINGS_TOPIC"`
+	AuditTopic             string `help:"Topic of audit_event records." default:"${audit_topic}" env:"TOKENTRAIL_AUDIT_TOPIC"`
+	TokensTopic            string `help:"Topic of token records." default:"${tokens_topic}" env:"TOKENTRAIL_TOKENS_TOPIC"`
+	SettingsTopic          string `help:"Topic of settings records." default:"${settings_topic}" env:"TOKENTRAIL_SETTINGS_TOPIC"`
 	KafkaCompression       string `help:"Compression of published records: none, gzip, snappy, lz4 or zstd." enum:"none,gzip,snappy,lz4,zstd" default:"zstd" env:"KAFKA_COMPRESSION"`
-	CreateTopics           bool   `help:"Create missing topics (the checkpoint topic compacted)." default:"true" negatable:"" env:"TOKENTRAIL_CREATE_TOPICS"`
-	TopicPartitions        int    `help:"Partitions of created record topics." default:"3" env:"TOKENTRAIL_TOPIC_PARTITIONS"`
+	CreateTopics           bool   `help:"Create missing topics (the checkpoint topic compacted); default on." default:"true" negatable:"" env:"TOKENTRAIL_CREATE_TOPICS"`
+	TopicPartitions        int    `help:"Partitions of created record topics." default:"${topic_partitions}" env:"TOKENTRAIL_TOPIC_PARTITIONS"`
 	TopicReplicationFactor int    `help:"Replication factor of created topics (0: min(3, brokers))." default:"0" env:"TOKENTRAIL_TOPIC_REPLICATION_FACTOR"`
 
-	ProgressInterval time.Duration `help:"How often a long backfill logs progress (events, rate, ETA); 0: never." default:"30s" env:"TOKENTRAIL_PROGRESS_INTERVAL"`
+	ProgressInterval time.Duration `help:"How often a long backfill logs progress (events, rate, ETA); 0: never." default:"${progress_interval}" env:"TOKENTRAIL_PROGRESS_INTERVAL"`
 }
 
 // CollectCmd is the collect command.

@@ -26,9 +26,9 @@ import (
 // keeping its data under --state-dir, and collect + sink into ClickHouse.
 type DemoCmd struct {
 	Duration         time.Duration `help:"How long to run before the summary (Ctrl-C stops earlier)." default:"60s"`
-	StateDir         string        `help:"Directory of the embedded Kafka's data, the checkpoints and the review pack." default:"./state/demo" placeholder:"DIR"`
-	ClickHouseDSN    string        `name:"clickhouse-dsn" help:"ClickHouse DSN of the demo database (created if missing)." default:"clickhouse://default:@127.0.0.1:9000/tokentrail_demo" env:"TOKENTRAIL_DEMO_CLICKHOUSE_DSN"`
-	Reset            bool          `help:"Start from scratch: drop the demo database and the demo's Kafka data and checkpoints (--no-reset keeps them)." default:"true" negatable:""`
+	StateDir         string        `help:"Directory of the embedded Kafka's data, the checkpoints and the review pack; default ${default}. It may hold only what the demo puts there." default:"./state/demo" placeholder:"DIR"`
+	ClickHouseDSN    string        `name:"clickhouse-dsn" help:"ClickHouse DSN of the demo's own database (created and marked if missing; a database holding anything else is refused). Read from the flag, its variable or the config file's demo section only." default:"clickhouse://default:@127.0.0.1:9000/tokentrail_demo" env:"TOKENTRAIL_DEMO_CLICKHOUSE_DSN"`
+	Reset            bool          `help:"Start from scratch (default; --no-reset keeps the data): drop the demo database and the demo's Kafka data and checkpoints. Only a database and directory the demo marked as its own are reset; others are refused." default:"true" negatable:""`
 	Seed             int64         `help:"Seed of the emulated tenant." default:"1"`
 	Tokens           int           `help:"Installation tokens in the seeded tenant." default:"300"`
 	Events           int           `help:"Audit events in the seeded tenant's 30-day history." default:"50000"`

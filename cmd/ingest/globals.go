@@ -22,7 +22,7 @@ type Globals struct {
 	LogLevel    string          `help:"Log level: debug, info, warn or error." enum:"debug,info,warn,error" default:"info" env:"TOKENTRAIL_LOG_LEVEL"`
 	MetricsAddr string          `help:"Serve Prometheus metrics, /healthz and /readyz on this address (empty: off)." env:"TOKENTRAIL_METRICS_ADDR" placeholder:"HOST:PORT"`
 	// ShutdownTimeout bounds the flush and commit after SIGTERM/SIGINT.
-	ShutdownTimeout time.Duration `help:"After SIGTERM/SIGINT, how long to flush and commit before giving up." default:"30s" env:"TOKENTRAIL_SHUTDOWN_TIMEOUT"`
+	ShutdownTimeout time.Duration `help:"After SIGTERM/SIGINT, how long to flush and commit before giving up." default:"${shutdown_timeout}" env:"TOKENTRAIL_SHUTDOWN_TIMEOUT"`
 
 	stdout, stderr io.Writer
 }
@@ -47,7 +47,7 @@ func (g *Globals) Logger() *slog.Logger {
 // demo.
 type KafkaFlags struct {
 	KafkaBrokers               string `help:"Kafka bootstrap brokers, comma-separated host:port." env:"KAFKA_BROKERS" placeholder:"HOST:PORT,..."`
-	KafkaClientID              string `help:"Client id sent to Kafka." default:"tokentrail" env:"KAFKA_CLIENT_ID"`
+	KafkaClientID              string `help:"Client id sent to Kafka." default:"${kafka_client_id}" env:"KAFKA_CLIENT_ID"`
 	KafkaTLS                   bool   `help:"Connect to Kafka with TLS." env:"KAFKA_TLS"`
 	KafkaTLSCAFile             string `name:"kafka-tls-ca-file" help:"PEM CA bundle for Kafka TLS (default: system roots)." type:"existingfile" env:"KAFKA_TLS_CA_FILE" placeholder:"FILE"`
 	KafkaTLSCertFile           string `help:"Client certificate for Kafka mutual TLS." type:"existingfile" env:"KAFKA_TLS_CERT_FILE" placeholder:"FILE"`

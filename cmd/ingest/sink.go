@@ -50,23 +50,23 @@ func (f ClickHouseFlags) openClickHouse(ctx context.Context) (driver.Conn, chcon
 // the collector's, so that one configuration file serves both; `ingest
 // run` passes the collector's values in SinkFlags.Topics.
 type TopicFlags struct {
-	AuditTopic    string `help:"Topic of audit_event records." default:"installation_tokens.audit_events" env:"TOKENTRAIL_AUDIT_TOPIC"`
-	TokensTopic   string `help:"Topic of token records." default:"installation_tokens.tokens" env:"TOKENTRAIL_TOKENS_TOPIC"`
-	SettingsTopic string `help:"Topic of settings records." default:"installation_tokens.settings" env:"TOKENTRAIL_SETTINGS_TOPIC"`
+	AuditTopic    string `help:"Topic of audit_event records." default:"${audit_topic}" env:"TOKENTRAIL_AUDIT_TOPIC"`
+	TokensTopic   string `help:"Topic of token records." default:"${tokens_topic}" env:"TOKENTRAIL_TOKENS_TOPIC"`
+	SettingsTopic string `help:"Topic of settings records." default:"${settings_topic}" env:"TOKENTRAIL_SETTINGS_TOPIC"`
 }
 
 // SinkFlags are the sink's flags, shared by sink, run and demo. The Kafka
 // connection flags (KafkaFlags), the record topics and --once are separate.
 type SinkFlags struct {
 	ClickHouseFlags
-	Group                  string        `help:"Kafka consumer group; sinks in one group share the partitions." default:"tokentrail-sink" env:"TOKENTRAIL_SINK_GROUP"`
-	BatchRows              int           `help:"Flush a batch when it holds this many records." default:"50000" env:"TOKENTRAIL_SINK_BATCH_ROWS"`
-	BatchAge               time.Duration `help:"Flush a batch this long after its first record." default:"2s" env:"TOKENTRAIL_SINK_BATCH_AGE"`
-	DLQTopic               string        `name:"dlq-topic" help:"Dead-letter topic for records that cannot be decoded or validated." default:"installation_tokens.dlq" env:"TOKENTRAIL_DLQ_TOPIC"`
-	Migrate                bool          `help:"Apply the ClickHouse schema at start (--no-migrate: leave it to ingest migrate)." default:"true" negatable:"" env:"TOKENTRAIL_SINK_MIGRATE"`
+	Group                  string        `help:"Kafka consumer group; sinks in one group share the partitions." default:"${group}" env:"TOKENTRAIL_SINK_GROUP"`
+	BatchRows              int           `help:"Flush a batch when it holds this many records." default:"${batch_rows}" env:"TOKENTRAIL_SINK_BATCH_ROWS"`
+	BatchAge               time.Duration `help:"Flush a batch this long after its first record." default:"${batch_age}" env:"TOKENTRAIL_SINK_BATCH_AGE"`
+	DLQTopic               string        `name:"dlq-topic" help:"Dead-letter topic for records that cannot be decoded or validated." default:"${dlq_topic}" env:"TOKENTRAIL_DLQ_TOPIC"`
+	Migrate                bool          `help:"Apply the ClickHouse schema at start (default; --no-migrate leaves it to ingest migrate)." default:"true" negatable:"" env:"TOKENTRAIL_SINK_MIGRATE"`
 	Cluster                string        `help:"ClickHouse cluster: the schema is created ON CLUSTER with Replicated and Distributed tables (empty: one server)." env:"CLICKHOUSE_CLUSTER" placeholder:"NAME"`
-	GroupSessionTimeout    time.Duration `help:"A sink that stops heartbeating (or does not rejoin a rebalance) loses its partitions to the others after this long." default:"30s" env:"TOKENTRAIL_SINK_GROUP_SESSION_TIMEOUT"`
-	GroupHeartbeatInterval time.Duration `help:"Consumer-group heartbeat interval (shorter than --group-session-timeout)." default:"3s" env:"TOKENTRAIL_SINK_GROUP_HEARTBEAT_INTERVAL"`
+	GroupSessionTimeout    time.Duration `help:"A sink that stops heartbeating (or does not rejoin a rebalance) loses its partitions to the others after this long." default:"${group_session_timeout}" env:"TOKENTRAIL_SINK_GROUP_SESSION_TIMEOUT"`
+	GroupHeartbeatInterval time.Duration `help:"Consumer-group heartbeat interval (shorter than --group-session-timeout)." default:"${group_heartbeat_interval}" env:"TOKENTRAIL_SINK_GROUP_HEARTBEAT_INTERVAL"`
 
 	// Topics are the record topics read; zero fields mean the contract's
 	// names. Not flags here: `ingest sink` fills them from its TopicFlags,
