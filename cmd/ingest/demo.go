@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/alecthomas/kong"
 
 	"github.com/tokentrail/tokentrail/chconn"
 	"github.com/tokentrail/tokentrail/falcon/falcontest"
@@ -100,20 +99,17 @@ func (c *DemoCmd) Run(ctx context.Context, g *Globals) error {
 		emu.URL, tenant.CID(), c.Tokens, tenant.AuditEventCount(), brokers, chconn.Redact(c.ClickHouseDSN))
 
 	k := KafkaFlags{KafkaBrokers: brokers, KafkaClientID: "tokentrail-demo"}
-	cf, err := flagDefaults[CollectFlags]()
+	defaults, err := runDefaults()
 	if err != nil {
 		return err
 	}
+	cf, sf := defaults.CollectFlags, defaults.SinkFlags
 	cf.FalconBaseURL, cf.FalconClientID, cf.FalconClientSecret = emu.URL, clientID, secret
 	cf.FalconRequestsPerMinute = -1 // the emulator has no limit unless asked
 	cf.Tenant, cf.StartTime, cf.StateDir = demoTenant, "all", ckptDir
 	cf.PollInterval, cf.SettleLag, cf.Lookback, cf.ProgressInterval = 2*time.Second, 2*time.Second, time.Minute, 10*time.Second
 	cf.FingerprintKey = "tokentrail-demo-fingerprint-key"
 	cf.TopicPartitions = 3
-	sf, err := flagDefaults[SinkFlags]()
-	if err != nil {
-		return err
-	}
 	sf.ClickHouseDSN = c.ClickHouseDSN
 	sf.BatchAge, sf.GroupSessionTimeout, sf.GroupHeartbeatInterval = time.Second, 6*time.Second, time.Second
 
@@ -166,16 +162,17 @@ func (c *DemoCmd) Run(ctx context.Context, g *Globals) error {
 	return nil
 }
 
-// flagDefaults returns T with the defaults (and environment) its kong tags
-// declare, so that the demo runs the commands exactly as configured.
-func flagDefaults[T any]() (T, error) {
-	var v T
-	p, err := kong.New(&v, kong.Exit(func(int) {}), kong.Writers(io.Discard, io.Discard))
+// runDefaults returns the flags of `ingest run` as they are without
+// arguments (defaults and environment), so that the demo runs the commands
+// exactly as configured.
+func runDefaults() (RunCmd, error) {
+	var cli CLI
+	p, err := newParser(&cli, io.Discard, io.Discard, func(int) {})
 	if err != nil {
-		return v, err
+		return RunCmd{}, err
 	}
-	_, err = p.Parse(nil)
-	return v, err
+	_, err = p.Parse([]string{"run"})
+	return cli.Run, err
 }
 
 func demoProgress(ctx context.Context, out io.Writer, start time.Time, t *falcontest.Tenant, conn driver.Conn) {
