@@ -79,7 +79,11 @@ func (k KafkaFlags) KafkaConfig() (kafkaconn.Config, error) {
 		cfg.SASL.Password = pw
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, usagef("--kafka-brokers/--kafka-sasl-*: %v", err)
+		flag := "--kafka-brokers"
+		if cfg.SASL.Mechanism != "" && strings.Contains(err.Error(), "SASL") {
+			flag = "--kafka-sasl-username"
+		}
+		return cfg, usagef("%s: %v", flag, err)
 	}
 	return cfg, nil
 }

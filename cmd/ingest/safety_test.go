@@ -343,3 +343,31 @@ func TestSinkSIGINTDuringClickHouseOutage(t *testing.T) {
 		t.Errorf("audit_events holds %d rows after the outage, want 3000", n)
 	}
 }
+
+// The smaller ones: bad values that used to pass validation and fail later
+// (exit 1) or do the wrong thing are exit 2 naming the flag.
+func TestSmallerValidationExit2(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--kafka-brokers", "localhost:abc"}, "--kafka-brokers: "},
+		{[]string{"--falcon-member-cid", "acme"}, "--falcon-member-cid: "},
+		{[]string{"--falcon-max-retries=-1"}, "--falcon-max-retries: "},
+		{[]string{"--falcon-offset-cap", "0"}, "--falcon-offset-cap: "},
+	} {
+		args := deadEndArgs(t, tc.args...)
+		if tc.args[0] == "--kafka-brokers" {
+			args = append(args[:3], append([]string{"localhost:abc"}, args[4:]...)...)
+		}
+		code, stderr := runIngest(args...)
+		if code != 2 || !strings.HasPrefix(stderr, "ingest: "+tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tc.args, code, tail(stderr), tc.want)
+		}
+	}
+	// A DSN without a database would migrate into the server's default one.
+	code, stderr := runIngest("migrate", "--clickhouse-dsn", "clickhouse://127.0.0.1:1")
+	if code != 2 || !strings.Contains(stderr, "--clickhouse-dsn") || !strings.Contains(stderr, "names no database") {
+		t.Errorf("DSN without database: exit %d, stderr %q", code, stderr)
+	}
+}
