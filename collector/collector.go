@@ -15,6 +15,7 @@ import (
 
 	"github.com/tokentrail/tokentrail/collector/checkpoint"
 	"github.com/tokentrail/tokentrail/falcon"
+	"github.com/tokentrail/tokentrail/schema"
 )
 
 // API is the part of the Falcon client the collector uses; *falcon.Client
@@ -88,6 +89,26 @@ type Collector struct {
 
 	initOnce sync.Once
 	initErr  error
+
+	published [3]atomic.Int64 // records acknowledged, by recordTypes index
+}
+
+// recordTypes orders Stats.Published.
+var recordTypes = [3]string{schema.TypeAuditEvent, schema.TypeToken, schema.TypeSettings}
+
+// Stats are totals since New.
+type Stats struct {
+	// Published counts the records Kafka acknowledged, by record type.
+	Published map[string]int64
+}
+
+// Stats returns the totals since New.
+func (c *Collector) Stats() Stats {
+	st := Stats{Published: map[string]int64{}}
+	for i, t := range recordTypes {
+		st.Published[t] = c.published[i].Load()
+	}
+	return st
 }
 
 // New checks cfg and deps and returns a collector. It does no I/O: Run and
@@ -386,6 +407,11 @@ func (w *worker) publish(ctx context.Context, recordType string, msgs []kafka.Me
 		return err
 	}
 	w.c.metrics.published.WithLabelValues(w.name, recordType).Add(float64(len(msgs)))
+	for i, t := range recordTypes {
+		if t == recordType {
+			w.c.published[i].Add(int64(len(msgs)))
+		}
+	}
 	return nil
 }
 

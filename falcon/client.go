@@ -42,7 +42,12 @@ type Client struct {
 	readBatch atomic.Int64 // IDs per read; lowered after a 414
 	health    health
 	budget    time.Duration // cfg.RetryBudget()
+	requests  atomic.Int64  // HTTP requests sent
 }
+
+// Requests returns how many HTTP requests the client sent (retries and
+// token requests of its own included).
+func (c *Client) Requests() int64 { return c.requests.Load() }
 
 // New validates cfg and returns a Client. It does no I/O: the first request
 // fetches the OAuth2 token (and autodiscovers the cloud if configured).
@@ -268,6 +273,7 @@ func (c *Client) try(ctx context.Context, cl call, refreshed *bool) outcome {
 	}
 
 	start := time.Now()
+	c.requests.Add(1)
 	res, err := c.hc.Do(req)
 	if err != nil {
 		c.metrics.request(cl.op, 0, time.Since(start))

@@ -15,6 +15,7 @@ import (
 	"github.com/tokentrail/tokentrail/collector/checkpoint"
 	"github.com/tokentrail/tokentrail/falcon"
 	"github.com/tokentrail/tokentrail/kafkaconn"
+	"github.com/tokentrail/tokentrail/schema"
 	"github.com/tokentrail/tokentrail/telemetry"
 )
 
@@ -169,8 +170,17 @@ func runCollect(ctx context.Context, g *Globals, k KafkaFlags, f CollectFlags, o
 	}
 	log.Info("collector starting", "tenants", c.Tenants(), "once", once, "checkpoint", f.Checkpoint,
 		"poll_interval", cfg.PollInterval, "lookback", f.Lookback, "settle_lag", f.SettleLag)
+	start := time.Now()
 	if once {
 		err = c.RunOnce(ctx)
+		var requests int64
+		for _, fc := range clients {
+			requests += fc.Requests()
+		}
+		st := c.Stats()
+		log.Info("collect --once summary", "audit_events", st.Published[schema.TypeAuditEvent], "tokens", st.Published[schema.TypeToken],
+			"settings", st.Published[schema.TypeSettings], "api_requests", requests, "elapsed", time.Since(start).Round(time.Millisecond).String(),
+			"ok", err == nil)
 	} else {
 		err = c.Run(ctx)
 	}

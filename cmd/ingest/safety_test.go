@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -118,6 +119,13 @@ func TestFailedFirstRunLeavesNoCheckpoint(t *testing.T) {
 	want := tn.AuditEventIDs(true)
 	if m, d, x := compareIDs(e.idCounts(schema.TopicAuditEvents, "default", 0), want); m+d+x != 0 {
 		t.Fatalf("after a failed first run: %d of %d events missing, %d duplicates, %d unexpected", m, len(want), d, x)
+	}
+	// --once ends with a summary: records per type, API requests, time.
+	summary := lastLogLine(strings.TrimSuffix(stderr, lastLogLine(stderr)))
+	for _, want := range []string{`msg="collect --once summary"`, "audit_events=" + strconv.Itoa(len(want)), "tokens=5", "settings=1", "api_requests=", "elapsed="} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("no %q in the --once summary: %s", want, summary)
+		}
 	}
 
 	// A checkpoint that starts later than --start-time asks: said at start.
