@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -48,5 +49,15 @@ func TestReportOnNothingExit2(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Note: The newest record of tenant default was collected at") ||
 		!strings.Contains(errOut, "report: note:") {
 		t.Errorf("stale collection: exit %d, stderr %q, stdout:\n%s", code, errOut, out)
+	}
+}
+
+// An unwritable --out names the file asked for, not a temporary file.
+func TestOutErrorNamesThePath(t *testing.T) {
+	dsn := scenarioDSN(t)
+	out := filepath.Join(t.TempDir(), "missing-dir", "x.txt")
+	code, _, errOut := cli(t, "--clickhouse-dsn", dsn, "run", "stale-tokens", "--out", out)
+	if code != 1 || !strings.Contains(errOut, "--out: cannot write "+out+": ") || strings.Contains(errOut, ".x.txt.") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 }
