@@ -65,8 +65,7 @@ type Stats struct {
 
 // New checks the configuration and returns a sink. It does not connect.
 func New(cfg Config, deps Dependencies) (*Sink, error) {
-	cfg, err := cfg.withDefaults()
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if deps.ClickHouse == nil {

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tokentrail/tokentrail/chconn"
-	"github.com/tokentrail/tokentrail/schema"
 	"github.com/tokentrail/tokentrail/schema/migrate"
 	"github.com/tokentrail/tokentrail/sink"
 	"github.com/tokentrail/tokentrail/telemetry"
@@ -68,9 +66,9 @@ type SinkFlags struct {
 	GroupSessionTimeout    time.Duration `help:"A sink that stops heartbeating (or does not rejoin a rebalance) loses its partitions to the others after this long." default:"${group_session_timeout}" env:"TOKENTRAIL_SINK_GROUP_SESSION_TIMEOUT"`
 	GroupHeartbeatInterval time.Duration `help:"Consumer-group heartbeat interval (shorter than --group-session-timeout)." default:"${group_heartbeat_interval}" env:"TOKENTRAIL_SINK_GROUP_HEARTBEAT_INTERVAL"`
 
-	// Topics are the record topics read; zero fields mean the contract's
-	// names. Not flags here: `ingest sink` fills them from its TopicFlags,
-	// `ingest run` from the collector's flags of the same names.
+	// Topics are the record topics read. Not flags here: `ingest sink`
+	// fills them from its TopicFlags, `ingest run` from the collector's
+	// flags of the same names.
 	Topics TopicFlags `kong:"-"`
 }
 
@@ -94,40 +92,17 @@ func (c *SinkCmd) Run(ctx context.Context, g *Globals) error {
 	return runSink(ctx, g, c.KafkaFlags, f, c.Once, tel)
 }
 
-// sinkConfig turns the flags into a sink configuration.
-func (f SinkFlags) sinkConfig(g *Globals) (sink.Config, error) {
+// sinkConfig turns the flags into a sink configuration; sink.New
+// validates it.
+func (f SinkFlags) sinkConfig(g *Globals) sink.Config {
 	cfg := sink.DefaultConfiguration()
-	switch {
-	case f.BatchRows <= 0:
-		return cfg, usagef("--batch-rows: %d is not positive", f.BatchRows)
-	case f.BatchAge <= 0:
-		return cfg, usagef("--batch-age: %v is not positive", f.BatchAge)
-	case strings.TrimSpace(f.Group) == "":
-		return cfg, usagef("--group: empty")
-	case strings.TrimSpace(f.DLQTopic) == "":
-		return cfg, usagef("--dlq-topic: empty")
-	case f.GroupSessionTimeout <= 0 || f.GroupHeartbeatInterval <= 0 || f.GroupHeartbeatInterval >= f.GroupSessionTimeout:
-		return cfg, usagef("--group-heartbeat-interval (%v) must be positive and shorter than --group-session-timeout (%v)",
-			f.GroupHeartbeatInterval, f.GroupSessionTimeout)
-	}
 	cfg.Group, cfg.BatchRows, cfg.BatchAge = f.Group, f.BatchRows, f.BatchAge
 	// A live sink rejoins a rebalance within a heartbeat, so the group need
 	// not wait longer for a member to rejoin than for it to heartbeat.
 	cfg.SessionTimeout, cfg.RebalanceTimeout, cfg.HeartbeatInterval = f.GroupSessionTimeout, f.GroupSessionTimeout, f.GroupHeartbeatInterval
-	cfg.Topics = sink.Topics{AuditEvents: orDefault(f.Topics.AuditTopic, schema.TopicAuditEvents),
-		Tokens: orDefault(f.Topics.TokensTopic, schema.TopicTokens), Settings: orDefault(f.Topics.SettingsTopic, schema.TopicSettings),
-		DLQ: f.DLQTopic}
-	if g.ShutdownTimeout > 0 {
-		cfg.ShutdownTimeout = g.ShutdownTimeout
-	}
-	return cfg, nil
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
+	cfg.Topics = sink.Topics{AuditEvents: f.Topics.AuditTopic, Tokens: f.Topics.TokensTopic, Settings: f.Topics.SettingsTopic, DLQ: f.DLQTopic}
+	cfg.ShutdownTimeout = g.ShutdownTimeout
+	return cfg
 }
 
 // runSink runs the sink until ctx is done, or with once until it drained
@@ -140,11 +115,11 @@ func runSink(ctx context.Context, g *Globals, k KafkaFlags, f SinkFlags, once bo
 	if err != nil {
 		return err
 	}
-	cfg, err := f.sinkConfig(g)
-	if err != nil {
-		return err
-	}
+	cfg := f.sinkConfig(g)
 	cfg.Kafka = kcfg
+	if err := cfg.Validate(); err != nil { // before connecting anywhere
+		return sinkUsage(err)
+	}
 	conn, chcfg, err := f.openClickHouse(ctx)
 	if err != nil {
 		return err
@@ -161,7 +136,7 @@ func runSink(ctx context.Context, g *Globals, k KafkaFlags, f SinkFlags, once bo
 	}
 	s, err := sink.New(cfg, sink.Dependencies{ClickHouse: conn, Logger: log, Registerer: reg})
 	if errors.Is(err, sink.ErrConfig) {
-		return usagef("%v", err)
+		return sinkUsage(err)
 	} else if err != nil {
 		return err
 	}
@@ -185,4 +160,14 @@ func runSink(ctx context.Context, g *Globals, k KafkaFlags, f SinkFlags, once bo
 		"audit_events", st.Rows["audit_events"], "tokens", st.Rows["tokens"], "settings_changes", st.Rows["settings_changes"],
 		"elapsed", time.Since(start).Round(time.Millisecond), "err", err)
 	return err
+}
+
+// sinkUsage turns a sink configuration error into a usage error naming the
+// flag.
+func sinkUsage(err error) error {
+	var ce *sink.ConfigError
+	if errors.As(err, &ce) {
+		return usagef("--%s: %s", ce.Key, ce.Reason)
+	}
+	return usagef("%v", err)
 }
