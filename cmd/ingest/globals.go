@@ -31,7 +31,7 @@ type Globals struct {
 func (g *Globals) Logger() *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(g.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationText}
 	w := g.stderr
 	if w == nil || w == os.Stderr {
 		// Log lines go above a backfill's progress bar, not glued to it.
@@ -41,6 +41,15 @@ func (g *Globals) Logger() *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// durationText writes durations as text (1m30s) in every log format: the
+// JSON handler would write nanoseconds, and other attributes are strings.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 // KafkaFlags are the Kafka connection flags shared by collect, sink, run and

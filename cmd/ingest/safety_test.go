@@ -379,3 +379,14 @@ func TestSmallerValidationExit2(t *testing.T) {
 		t.Errorf("DSN without database: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// JSON logs write every duration the same way: as text.
+func TestJSONLogDurations(t *testing.T) {
+	code, stderr := runIngest(deadEndArgs(t, "--log-format", "json", "--poll-interval", "90s")...)
+	if code == 0 {
+		t.Fatalf("exit 0:\n%s", stderr)
+	}
+	if !strings.Contains(stderr, `"poll_interval":"1m30s"`) {
+		t.Errorf("durations are not text:\n%s", tail(stderr))
+	}
+}
