@@ -196,7 +196,7 @@ func (s *Sink) newReader(topics []string, once bool) *kafka.Reader {
 				s.log.Debug("kafka: " + fmt.Sprintf(f, a...))
 			}
 		}),
-		ErrorLogger: kafka.LoggerFunc(func(f string, a ...any) { s.log.Warn("kafka: " + fmt.Sprintf(f, a...)) }),
+		ErrorLogger: kafkaconn.SummaryLogger(s.log, time.Minute),
 	})
 }
 
