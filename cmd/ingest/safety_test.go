@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"github.com/tokentrail/tokentrail/falcon/falcontest"
 	"github.com/tokentrail/tokentrail/internal/chtest"
 	"github.com/tokentrail/tokentrail/internal/kafkatest"
+	"github.com/tokentrail/tokentrail/kafkaconn"
 	"github.com/tokentrail/tokentrail/schema"
 )
 
@@ -388,5 +390,63 @@ func TestJSONLogDurations(t *testing.T) {
 	}
 	if !strings.Contains(stderr, `"poll_interval":"1m30s"`) {
 		t.Errorf("durations are not text:\n%s", tail(stderr))
+	}
+}
+
+// Case 7, collector side: SIGINT while Kafka is down ends the publish
+// retries at once (not after the current backoff), says what was not
+// acknowledged, and exits within 5 s; the next run collects it all.
+func TestCollectSIGINTDuringKafkaOutage(t *testing.T) {
+	bin := buildIngest(t)
+	clock := falcontest.NewClock(time.Now().Add(-10 * time.Minute).Truncate(time.Second))
+	emu, err := falcontest.New(falcontest.Config{Seed: 31, Clock: clock, Tenants: []falcontest.TenantConfig{{Tokens: 5, Events: 300}}})
+	mustNoErr(t, err)
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
+	cluster, brokers := kafkatest.Start(t, kafkatest.Options{})
+	tn := emu.Tenants()[0]
+	id, secret := tn.Credentials()
+	env := []string{"FALCON_CLIENT_ID=" + id, "FALCON_CLIENT_SECRET=" + secret, "TOKENTRAIL_FINGERPRINT_KEY=k"}
+	state := t.TempDir()
+	args := func(brokers []string, extra ...string) []string {
+		return append([]string{"collect", "--kafka-brokers", strings.Join(brokers, ","), "--falcon-base-url", srv.URL,
+			"--state-dir", state, "--log-level", "info", "--start-time", "all", "--falcon-requests-per-minute=-1"}, extra...)
+	}
+	// Kafka is down from the start: topics exist (created by a first
+	// run's broker), publishing fails.
+	mustNoErr(t, kafkaconn.EnsureTopics(context.Background(), kafkaconn.Config{Brokers: brokers},
+		kafkaconn.Topic{Name: schema.TopicAuditEvents}, kafkaconn.Topic{Name: schema.TopicTokens}, kafkaconn.Topic{Name: schema.TopicSettings}))
+	cluster.Close()
+	c := startChild(t, bin, env, args(brokers, "--no-create-topics")...)
+	c.waitFor(t, 60*time.Second, "failed; retrying", "records=")
+	time.Sleep(1500 * time.Millisecond) // into the backoff after a failed attempt
+	start := time.Now()
+	mustNoErr(t, c.cmd.Process.Signal(os.Interrupt))
+	select {
+	case err := <-c.done:
+		took := time.Since(start)
+		t.Logf("exit after SIGINT: %v in %v", err, took.Round(time.Millisecond))
+		if took > 5*time.Second {
+			t.Errorf("the collector took %v to stop, want < 5s", took)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the collector did not stop within 60s of SIGINT\n%s", tail(c.stderr.String()))
+	}
+	out := c.stderr.String()
+	for _, want := range []string{"signal received: stopping", "Kafka did not acknowledge a batch", "collects it again"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, tail(out))
+		}
+	}
+
+	// Nothing lost: with Kafka back, the next run publishes every event.
+	_, brokers2 := kafkatest.Start(t, kafkatest.Options{})
+	once := startChild(t, bin, env, args(brokers2, "--once")...)
+	if err := <-once.done; err != nil {
+		t.Fatalf("--once after the outage: %v\n%s", err, tail(once.stderr.String()))
+	}
+	e := &collectEnv{t: t, brokers: strings.Join(brokers2, ",")}
+	if m, d, x := compareIDs(e.idCounts(schema.TopicAuditEvents, "default", 0), tn.AuditEventIDs(true)); m+d+x != 0 {
+		t.Errorf("after the outage: %d missing, %d duplicates, %d unexpected", m, d, x)
 	}
 }
