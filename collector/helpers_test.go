@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
-	"reflect"
 	"testing"
 	"time"
 
@@ -22,6 +21,8 @@ import (
 	"github.com/tokentrail/tokentrail/kafkaconn"
 	"github.com/tokentrail/tokentrail/schema"
 	"github.com/tokentrail/tokentrail/schema/schematest"
+
+	"github.com/tokentrail/tokentrail/internal/configtest"
 )
 
 // env is an emulator, a kfake cluster and a state directory.
@@ -122,27 +123,14 @@ func (e *env) collector(cfg collector.Config, store collector.Store) *collector.
 // e.collector builds: the collector takes them from its clients.
 func (e *env) paging(pageLimit, offsetCap int) { e.pageLimit, e.offsetCap = pageLimit, offsetCap }
 
-// withDefaults returns cfg with its zero fields set to the defaults: tests
-// name only the settings they are about.
+// withDefaults returns cfg with its zero fields set to the defaults.
 func withDefaults(cfg collector.Config) collector.Config {
-	v, d := reflect.ValueOf(&cfg).Elem(), reflect.ValueOf(collector.DefaultConfiguration())
-	for i := 0; i < v.NumField(); i++ {
-		if v.Field(i).IsZero() {
-			v.Field(i).Set(d.Field(i))
-		}
-	}
-	return cfg
+	return configtest.WithDefaults(cfg, collector.DefaultConfiguration())
 }
 
-// falconDefaults returns cfg with its zero fields set to falcon's defaults.
+// falconDefaults returns cfg with its zero fields set to the defaults.
 func falconDefaults(cfg falcon.Config) falcon.Config {
-	v, d := reflect.ValueOf(&cfg).Elem(), reflect.ValueOf(falcon.DefaultConfiguration())
-	for i := 0; i < v.NumField(); i++ {
-		if v.Field(i).IsZero() {
-			v.Field(i).Set(d.Field(i))
-		}
-	}
-	return cfg
+	return configtest.WithDefaults(cfg, falcon.DefaultConfiguration())
 }
 
 func tenantName(i int) string { return "t" + string(rune('0'+i)) }

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +21,8 @@ import (
 
 	"github.com/tokentrail/tokentrail/falcon"
 	"github.com/tokentrail/tokentrail/falcon/falcontest"
+
+	"github.com/tokentrail/tokentrail/internal/configtest"
 )
 
 type env struct {
@@ -1018,14 +1019,7 @@ func TestContractNotFoundFaultEveryOperation(t *testing.T) {
 	}
 }
 
-// withDefaults returns cfg with its zero fields set to the defaults: tests
-// name only the settings they are about.
+// withDefaults returns cfg with its zero fields set to the defaults.
 func withDefaults(cfg falcon.Config) falcon.Config {
-	v, d := reflect.ValueOf(&cfg).Elem(), reflect.ValueOf(falcon.DefaultConfiguration())
-	for i := 0; i < v.NumField(); i++ {
-		if v.Field(i).IsZero() {
-			v.Field(i).Set(d.Field(i))
-		}
-	}
-	return cfg
+	return configtest.WithDefaults(cfg, falcon.DefaultConfiguration())
 }

@@ -7,13 +7,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tokentrail/tokentrail/internal/configtest"
 )
 
 // seen is one request as the fake server received it.
@@ -193,14 +194,5 @@ func hijackWrite(t *testing.T, w http.ResponseWriter, raw string) {
 	_ = conn.Close()
 }
 
-// withDefaults returns cfg with its zero fields set to the defaults: tests
-// name only the settings they are about.
-func withDefaults(cfg Config) Config {
-	v, d := reflect.ValueOf(&cfg).Elem(), reflect.ValueOf(DefaultConfiguration())
-	for i := 0; i < v.NumField(); i++ {
-		if v.Field(i).IsZero() {
-			v.Field(i).Set(d.Field(i))
-		}
-	}
-	return cfg
-}
+// withDefaults returns cfg with its zero fields set to the defaults.
+func withDefaults(cfg Config) Config { return configtest.WithDefaults(cfg, DefaultConfiguration()) }

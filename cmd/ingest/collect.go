@@ -92,11 +92,10 @@ func runCollect(ctx context.Context, g *Globals, k KafkaFlags, f CollectFlags, o
 	if err != nil {
 		return err
 	}
-	cfg, err := f.collectorConfig(collectNow())
+	cfg, err := f.collectorConfig(collectNow(), g.ShutdownTimeout)
 	if err != nil {
 		return err
 	}
-	cfg.ShutdownTimeout = g.ShutdownTimeout
 	specs, err := f.tenantSpecs(string(g.Config))
 	if err != nil {
 		return err
@@ -195,8 +194,9 @@ func runCollect(ctx context.Context, g *Globals, k KafkaFlags, f CollectFlags, o
 
 // collectorConfig turns the flags into a collector configuration; the
 // collector's constructor validates it.
-func (f CollectFlags) collectorConfig(now time.Time) (collector.Config, error) {
+func (f CollectFlags) collectorConfig(now time.Time, shutdownTimeout time.Duration) (collector.Config, error) {
 	cfg := collector.DefaultConfiguration()
+	cfg.ShutdownTimeout = shutdownTimeout
 	cfg.PollInterval, cfg.Lookback, cfg.SettleLag = f.PollInterval, f.Lookback, f.SettleLag
 	start, all, err := collector.ParseStartTime(f.StartTime, now)
 	if err != nil {
