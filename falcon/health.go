@@ -36,6 +36,7 @@ type health struct {
 	now       func() time.Time
 	since     time.Time       // start of the failure streak; zero: healthy
 	warned    map[string]bool // kinds already logged in this streak
+	failures  int             // attempts failed in this streak
 	escalated time.Time       // last ERROR of this streak
 	last      error           // last failure, with its cause
 }
@@ -79,8 +80,15 @@ func (h *health) failed(ctx context.Context, log *slog.Logger, op, url string, e
 		h.since, h.warned = now, map[string]bool{}
 	}
 	h.last = fmt.Errorf("%s since %s (%s): %w", cause, h.since.UTC().Format(time.RFC3339), op, err)
-	first := !h.warned[cause]
-	h.warned[cause] = true
+	h.failures++
+	// A lone 5xx or 429 is the API's everyday weather: said at the second
+	// failure in a row. Not reaching the API at all is said at once.
+	var apiErr *APIError
+	answered := errors.As(err, &apiErr) || errors.Is(err, ErrInvalidResponse)
+	first := !h.warned[cause] && (!answered || h.failures >= 2)
+	if first {
+		h.warned[cause] = true
+	}
 	escalate := now.Sub(h.since) >= escalateAfter && now.Sub(h.escalated) >= escalateEvery
 	if escalate {
 		h.escalated = now
@@ -100,11 +108,11 @@ func (h *health) failed(ctx context.Context, log *slog.Logger, op, url string, e
 // succeeded records a successful request.
 func (h *health) succeeded(ctx context.Context, log *slog.Logger) {
 	h.mu.Lock()
-	since := h.since
-	h.since, h.warned, h.escalated, h.last = time.Time{}, nil, time.Time{}, nil
+	since, said := h.since, len(h.warned) > 0
+	h.since, h.warned, h.failures, h.escalated, h.last = time.Time{}, nil, 0, time.Time{}, nil
 	now := h.now()
 	h.mu.Unlock()
-	if !since.IsZero() {
+	if said {
 		log.InfoContext(ctx, "falcon API recovered", "failed_for", now.Sub(since).Round(time.Second).String())
 	}
 }

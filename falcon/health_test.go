@@ -46,4 +46,18 @@ func TestHealthEscalation(t *testing.T) {
 	if !strings.Contains(out, `level=INFO msg="falcon API recovered"`) || h.failure() != nil {
 		t.Errorf("no recovery:\n%s", out)
 	}
+
+	// A lone 5xx is not worth a line; two in a row are.
+	buf.Reset()
+	h.failed(ctx, log, "op", "u", &APIError{Operation: "op", StatusCode: 503}, time.Minute)
+	h.succeeded(ctx, log)
+	if buf.Len() != 0 {
+		t.Errorf("a lone 503 logged:\n%s", buf.String())
+	}
+	h.failed(ctx, log, "op", "u", &APIError{Operation: "op", StatusCode: 503}, time.Minute)
+	h.failed(ctx, log, "op", "u", &APIError{Operation: "op", StatusCode: 503}, time.Minute)
+	h.succeeded(ctx, log)
+	if out := buf.String(); strings.Count(out, "level=WARN") != 1 || !strings.Contains(out, `cause="HTTP 503"`) || !strings.Contains(out, "recovered") {
+		t.Errorf("two 503s in a row:\n%s", out)
+	}
 }
