@@ -35,3 +35,18 @@ func TestTextFitsWidth(t *testing.T) {
 		t.Errorf("width 0 must not cut: %v\n%s", err, b.String())
 	}
 }
+
+// A note on the result (a stale collection) shows in text and Markdown.
+func TestNotes(t *testing.T) {
+	res := result(t)
+	res.Notes = []string{"The newest record of tenant t is old."}
+	for _, f := range []Format{Table, Markdown} {
+		var b bytes.Buffer
+		if err := Render(&b, f, res); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), "The newest record of tenant t is old.") {
+			t.Errorf("%s lacks the note:\n%s", f, b.String())
+		}
+	}
+}
