@@ -41,7 +41,7 @@ type Client struct {
 
 	readBatch atomic.Int64 // IDs per read; lowered after a 414
 	health    health
-	budget    time.Duration // cfg.RetryBudget()
+	budget    time.Duration // cfg.retryBudget()
 	requests  atomic.Int64  // HTTP requests sent
 }
 
@@ -79,7 +79,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.readBatch.Store(int64(cfg.IDsPerRead))
 	c.health.now = time.Now
-	c.budget = cfg.RetryBudget()
+	c.budget = cfg.retryBudget()
 	c.tokens = newTokenManager(c)
 	return c, nil
 }

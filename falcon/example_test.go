@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 
 	"github.com/tokentrail/tokentrail/falcon"
 )
@@ -100,4 +101,20 @@ func ExampleNew_errors() {
 	fmt.Println(errors.As(err, &ce), ce.Field, errors.Is(err, falcon.ErrConfig))
 	// Output:
 	// true ClientSecret true
+}
+
+// Failure says why requests fail right now, for a readiness check: here,
+// an API address where nothing listens.
+func ExampleClient_Failure() {
+	cfg := falcon.DefaultConfiguration()
+	cfg.BaseURL, cfg.ClientID, cfg.ClientSecret = "http://127.0.0.1:1", "id", "secret"
+	cfg.MaxRetries = 0
+	client, _ := falcon.New(cfg)
+	_, err := client.GetCustomerSettings(context.Background())
+	fmt.Println(errors.Is(err, falcon.ErrUnreachable))
+	cause, _, _ := strings.Cut(client.Failure().Error(), " since ")
+	fmt.Println(cause)
+	// Output:
+	// true
+	// connection refused
 }

@@ -41,8 +41,8 @@ type health struct {
 	last      error           // last failure, with its cause
 }
 
-// Cause classifies a failure to reach the API and says what to check.
-func Cause(err error) (cause, check string) {
+// classify classifies a failure to reach the API and says what to check.
+func classify(err error) (cause, check string) {
 	var dnsErr *net.DNSError
 	var certErr *tls.CertificateVerificationError
 	var unknownAuth x509.UnknownAuthorityError
@@ -73,7 +73,7 @@ func Cause(err error) (cause, check string) {
 
 // failed records a failed attempt that will be retried.
 func (h *health) failed(ctx context.Context, log *slog.Logger, op, url string, err error, giveUp time.Duration) {
-	cause, check := Cause(err)
+	cause, check := classify(err)
 	h.mu.Lock()
 	now := h.now()
 	if h.since.IsZero() {
@@ -130,10 +130,10 @@ func (h *health) failure() error {
 // out.
 func (c *Client) Failure() error { return c.health.failure() }
 
-// RetryBudget is the longest a request waits between its attempts (the sum
+// retryBudget is the longest a request waits between its attempts (the sum
 // of the backoffs with jitter): how long an unreachable API takes to fail a
 // request, plus the attempts' own timeouts.
-func (cfg Config) RetryBudget() time.Duration {
+func (cfg Config) retryBudget() time.Duration {
 	var total time.Duration
 	d := cfg.BackoffBase
 	for i := 0; i < cfg.MaxRetries; i++ {
