@@ -48,9 +48,9 @@ type envFirst struct {
 // sectionOnly are the commands whose flags ignore top-level keys.
 var sectionOnly = map[string]bool{"demo": true}
 
-// tenantSections are the sections (and "" for the top level) that may hold
+// tenantSections are the command sections that, like the top level, may hold
 // a tenants list; see readTenantList.
-var tenantSections = map[string]bool{"": true, "collect": true, "run": true, "demo": true}
+var tenantSections = map[string]bool{"collect": true, "run": true, "demo": true}
 
 func (e envFirst) Resolve(ctx *kong.Context, parent *kong.Path, flag *kong.Flag) (any, error) {
 	for _, env := range flag.Envs {
