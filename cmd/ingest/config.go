@@ -50,7 +50,7 @@ var sectionOnly = map[string]bool{"demo": true}
 
 // tenantSections are the command sections that, like the top level, may hold
 // a tenants list; see readTenantList.
-var tenantSections = map[string]bool{"collect": true, "run": true, "demo": true}
+var tenantSections = map[string]bool{"collect": true, "run": true}
 
 func (e envFirst) Resolve(ctx *kong.Context, parent *kong.Path, flag *kong.Flag) (any, error) {
 	for _, env := range flag.Envs {

@@ -126,6 +126,11 @@ func (c *DemoCmd) Run(ctx context.Context, g *Globals) error {
 	runCtx, stopRun := context.WithTimeout(ctx, c.Duration)
 	defer stopRun()
 	go demoProgress(runCtx, out, start, tenant, conn)
+	// The pipeline runs without the config file: its tenants list (and any
+	// other top-level key) belongs to production, not to the demo.
+	dg := *g
+	dg.Config = ""
+	g = &dg
 	if err := runBoth(runCtx, g, k, cf, sf, false, tel); err != nil {
 		return err
 	}
