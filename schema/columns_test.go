@@ -17,15 +17,15 @@ func TestRowsRejectTimesDateTimeCannotHold(t *testing.T) {
 		field string
 	}{
 		{func() error {
-			return audit.Append(&schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, "t", now), ID: "a",
+			return audit.Append(&schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, testCID, "t", now), ID: "a",
 				Timestamp: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)})
 		}, "timestamp"},
 		{func() error {
-			return audit.Append(&schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, "t",
+			return audit.Append(&schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, testCID, "t",
 				time.Date(2107, 1, 1, 0, 0, 0, 0, time.UTC)), ID: "a", Timestamp: now})
 		}, "collected_at"},
 		{func() error {
-			return tokens.Append(&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, "t", now), ID: "k", CreatedTimestamp: now,
+			return tokens.Append(&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, testCID, "t", now), ID: "k", CreatedTimestamp: now,
 				RevokedTimestamp: ptr(time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC))})
 		}, "revoked_timestamp"},
 	} {
@@ -44,7 +44,7 @@ func TestRowsRejectTimesDateTimeCannotHold(t *testing.T) {
 		}
 	}
 	// A deleted token seen without created_timestamp is stored at the epoch.
-	if err := tokens.Append(&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, "t", now), ID: "gone", Deleted: true}); err != nil {
+	if err := tokens.Append(&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, testCID, "t", now), ID: "gone", Deleted: true}); err != nil {
 		t.Fatal(err)
 	}
 	row := map[string]any{}
@@ -95,3 +95,6 @@ func index0(c any) any {
 	}
 	panic(c)
 }
+
+// testCID is the Falcon CID of the test records.
+const testCID = "0123456789abcdef0123456789abcdef"

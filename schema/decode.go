@@ -59,6 +59,8 @@ func invalid(field, reason string) error {
 // recordDef is what Decode needs of a record type's definition.
 type recordDef interface {
 	recordType() string
+	describe() []Field
+	marshal(r Record) ([]byte, bool)
 	newRecord() Record
 	tablesOf() []Table
 	fast(d *Decoder, data []byte, i int) (Record, bool)
@@ -86,6 +88,9 @@ func Decode(data []byte) (Record, error) {
 // included, to encoding/json for the verdict.
 type Decoder struct {
 	intern map[string]string
+	// last holds, per interned field (field.slot), the string it decoded
+	// last: the CID, tenant and enums repeat record after record.
+	last []string
 }
 
 const maxInterned = 4096
@@ -98,11 +103,26 @@ func (d *Decoder) Decode(data []byte) (Record, error) {
 	return decodeStrict(data)
 }
 
-func (d *Decoder) str(b []byte) string {
+func (d *Decoder) slot(i int) *string {
+	if d.last == nil {
+		d.last = make([]string, internSlots)
+	}
+	return &d.last[i]
+}
+
+// str returns b as a shared string. last is the field's slot for the
+// value it had in the previous record (nil: none), checked first.
+func (d *Decoder) str(b []byte, last *string) string {
+	if last != nil && *last == string(b) && *last != "" {
+		return *last
+	}
 	if d.intern == nil {
 		d.intern = make(map[string]string)
 	}
 	if s, ok := d.intern[string(b)]; ok {
+		if last != nil {
+			*last = s
+		}
 		return s
 	}
 	s := string(b)
@@ -110,6 +130,9 @@ func (d *Decoder) str(b []byte) string {
 		clear(d.intern)
 	}
 	d.intern[s] = s
+	if last != nil {
+		*last = s
+	}
 	return s
 }
 
@@ -201,7 +224,7 @@ func scanValue[R any](d *Decoder, f field[R], r *R, data []byte, i int) (int, bo
 		s, next, ok := scanString(data, i)
 		if ok {
 			if f.intern {
-				*p = d.str(s)
+				*p = d.str(s, d.slot(f.slot))
 			} else {
 				*p = string(s)
 			}
@@ -304,6 +327,22 @@ func (df *def[R]) finish(r *R) error {
 	}
 	if env.CollectedAt.IsZero() {
 		return invalid("collected_at", "missing")
+	}
+	if env.SchemaVersion >= 2 {
+		if env.CID == "" {
+			return invalid("cid", "empty")
+		}
+		if env.EventTime.IsZero() {
+			return invalid("event_time", "missing")
+		}
+		if s := env.EventTimeSource; s != EventTimeAudit && s != EventTimeSnapshot {
+			return invalid("event_time_source", fmt.Sprintf("%q (want %q or %q)", s, EventTimeAudit, EventTimeSnapshot))
+		}
+	} else {
+		// What schema_version 1 lacks, derived as the collector would have
+		// written it: the sink stores both versions alike. The CID stays
+		// unknown ("").
+		env.EventTime, env.EventTimeSource = env.CollectedAt, EventTimeSnapshot
 	}
 	return df.check(r)
 }

@@ -67,6 +67,15 @@ type State struct {
 	Audit    Audit            `json:"audit"`
 	Tokens   map[string]Token `json:"tokens"`   // token id -> last published state
 	Settings *Settings        `json:"settings"` // nil: never published
+
+	// TokensSeenAt and SettingsSeenAt are when the last snapshot that
+	// matched the published state started (zero: unknown): a change the
+	// next snapshot finds happened after it (the records' changed_after).
+	// TokensSeenUntil is when that snapshot ended: an audit event after it
+	// made a change that snapshot cannot have shown.
+	TokensSeenAt    time.Time `json:"tokens_seen_at"`
+	TokensSeenUntil time.Time `json:"tokens_seen_until"`
+	SettingsSeenAt  time.Time `json:"settings_seen_at"`
 }
 
 // Audit is the audit-event cursor: the largest exported timestamp and the
