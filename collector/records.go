@@ -53,7 +53,7 @@ func TokenState(key []byte, t falcon.Token) checkpoint.Token {
 	if v := t.Value.Reveal(); v != "" {
 		fp = schema.Fingerprint(key, v)
 	}
-	return checkpoint.Token{Label: t.Label, Type: t.Type, Status: t.Status, ValueFingerprint: fp,
+	return checkpoint.Token{Label: t.Label, TokenType: t.Type, Status: t.Status, ValueFingerprint: fp,
 		CreatedTimestamp: t.CreatedTimestamp.UTC(), ExpiresTimestamp: utcPtr(t.ExpiresTimestamp),
 		LastUsedTimestamp: utcPtr(t.LastUsedTimestamp), RevokedTimestamp: utcPtr(t.RevokedTimestamp)}
 }
@@ -62,16 +62,8 @@ func TokenState(key []byte, t falcon.Token) checkpoint.Token {
 // disappeared (status deleted, other fields as last seen). Its event time is
 // the snapshot's until explained.
 func TokenRecord(cid, tenant string, collectedAt time.Time, id string, s checkpoint.Token, deleted bool) *schema.Token {
-	r := &schema.Token{
-		Envelope: schema.NewEnvelope(schema.TypeToken, cid, tenant, collectedAt),
-		ID:       id, Label: s.Label, TokenType: s.Type, Status: s.Status, ValueFingerprint: s.ValueFingerprint,
-		CreatedTimestamp: schema.Truncate(s.CreatedTimestamp), ExpiresTimestamp: schema.TruncatePtr(s.ExpiresTimestamp),
-		LastUsedTimestamp: schema.TruncatePtr(s.LastUsedTimestamp), RevokedTimestamp: schema.TruncatePtr(s.RevokedTimestamp),
-		Deleted: deleted,
-	}
-	if deleted {
-		r.Status = schema.StatusDeleted
-	}
+	r := &schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, cid, tenant, collectedAt), ID: id, TokenState: s, Deleted: deleted}
+	r.Complete()
 	return r
 }
 

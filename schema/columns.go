@@ -41,7 +41,7 @@ func (df *def[R]) tablesOf() []Table {
 	var zero R
 	for _, f := range df.columnOrder() {
 		if f.stored {
-			cols = append(cols, Column{f.name, columnType(f.ptr(&zero))})
+			cols = append(cols, Column{f.column, columnType(f.ptr(&zero))})
 		}
 	}
 	cols = append(cols, versionColumn)

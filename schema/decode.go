@@ -234,7 +234,9 @@ func scanValue[R any](d *Decoder, f field[R], r *R, data []byte, i int) (int, bo
 		if null {
 			return i + 4, true
 		}
-		return scanTime(data, i, p)
+		next, ok := scanTime(data, i, p)
+		*p = p.UTC() // what normalize does on the strict path
+		return next, ok
 	case **time.Time:
 		if null {
 			*p = nil
@@ -242,6 +244,9 @@ func scanValue[R any](d *Decoder, f field[R], r *R, data []byte, i int) (int, bo
 		}
 		t := new(time.Time)
 		next, ok := scanTime(data, i, t)
+		if *t = t.UTC(); t.IsZero() {
+			t = nil
+		}
 		*p = t
 		return next, ok
 	case *bool:
@@ -297,15 +302,16 @@ func (df *def[R]) strict(data []byte) (Record, error) {
 	if err := json.Unmarshal(data, r); err != nil {
 		return nil, &DecodeError{Reason: err.Error(), Err: ErrMalformed}
 	}
+	df.normalize(r)
 	if err := df.finish(r); err != nil {
 		return nil, err
 	}
 	return any(r).(Record), nil
 }
 
-// finish normalizes every time to UTC (an optional zero time to nil) and
-// validates r: the common rules, then the type's.
-func (df *def[R]) finish(r *R) error {
+// normalize puts every time in UTC and an optional zero time to nil, as the
+// fast path does while it scans.
+func (df *def[R]) normalize(r *R) {
 	for _, f := range df.fields {
 		switch p := f.ptr(r).(type) {
 		case *time.Time:
@@ -318,6 +324,11 @@ func (df *def[R]) finish(r *R) error {
 			}
 		}
 	}
+}
+
+// finish validates a normalized r: the common rules, then the type's (which
+// also fill in what schema_version 1 lacks).
+func (df *def[R]) finish(r *R) error {
 	env := df.env(r)
 	if v := env.SchemaVersion; v < 1 || v > Version {
 		return &DecodeError{Field: "schema_version", Reason: fmt.Sprintf("%d (this build reads 1 to %d)", v, Version), Err: ErrUnsupportedVersion}

@@ -101,7 +101,7 @@ func TestFastPathTakesCollectorRecords(t *testing.T) {
 	for _, rec := range []Record{
 		full(auditDef, now), full(tokenDef, now), full(settingsDef, now),
 		&AuditEvent{Envelope: NewEnvelope(TypeAuditEvent, "0123456789abcdef0123456789abcdef", "t", now), ID: "e", Action: "a", Timestamp: now},
-		&Token{Envelope: NewEnvelope(TypeToken, "0123456789abcdef0123456789abcdef", "t", now), ID: "k", CreatedTimestamp: now, ExpiresTimestamp: &exp},
+		&Token{Envelope: NewEnvelope(TypeToken, "0123456789abcdef0123456789abcdef", "t", now), ID: "k", TokenState: TokenState{CreatedTimestamp: now, ExpiresTimestamp: &exp}},
 		&Settings{Envelope: NewEnvelope(TypeSettings, "0123456789abcdef0123456789abcdef", "t", now), ID: "s1", MaxActiveTokens: &max},
 		&Settings{Envelope: NewEnvelope(TypeSettings, "0123456789abcdef0123456789abcdef", "t", now), ID: "s2"},
 	} {

@@ -21,10 +21,11 @@ import (
 type field[R any] struct {
 	name   string // JSON name, from the struct tag
 	ptr    func(r *R) any
-	stored bool // has a ClickHouse column of the same name
-	intern bool // low-cardinality string the sink's decoder shares between records
-	null   bool // a string whose "" is JSON null (ClickHouse keeps '')
-	slot   int  // an interned field's index in Decoder.last
+	stored bool   // has a ClickHouse column
+	column string // its name: the field's, unless as says otherwise
+	intern bool   // low-cardinality string the sink's decoder shares between records
+	null   bool   // a string whose "" is JSON null (ClickHouse keeps '')
+	slot   int    // an interned field's index in Decoder.last
 }
 
 // internSlots counts the interned fields of every record type.
@@ -42,6 +43,12 @@ const (
 // disagree (newDef checks every tagged field is declared once).
 func fld[R any](ptr func(r *R) any, opts int) field[R] {
 	return field[R]{ptr: ptr, stored: opts&stored != 0, intern: opts&interned != 0, null: opts&nullEmpty != 0}
+}
+
+// as names the ClickHouse column of a stored field whose name differs.
+func (f field[R]) as(column string) field[R] {
+	f.column = column
+	return f
 }
 
 // envelopeFields are the fields every record type starts with, in order.
@@ -100,6 +107,9 @@ func newDef[R any](typ string, env func(r *R) *Envelope, check func(r *R) error,
 			panic(fmt.Sprintf("schema: %s.%s has a type the schema does not map", typ, name))
 		}
 		f.name = name
+		if f.stored && f.column == "" {
+			f.column = name
+		}
 		if f.intern {
 			f.slot = internSlots
 			internSlots++
@@ -188,7 +198,7 @@ func (df *def[R]) describe() []Field {
 			d.JSONType, d.Nullable = "integer", true
 		}
 		if f.stored {
-			d.Column = f.name
+			d.Column = f.column
 		}
 		out[i] = d
 	}

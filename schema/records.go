@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -128,7 +129,32 @@ func (a *AuditEvent) Key() string { return a.ID }
 // seen).
 type Token struct {
 	Envelope
-	ID                string     `json:"id"`
+	ID string `json:"id"`
+	TokenState
+	// LastStatus is Falcon's status as last seen: Status, except that a
+	// deleted token's Status is StatusDeleted ("" before schema_version 2).
+	// ClickHouse keeps it as the status column.
+	LastStatus string `json:"last_status"`
+	Deleted    bool   `json:"deleted"`
+	Change
+}
+
+// Complete fills the fields derived from the others: LastStatus from
+// Status, and Status StatusDeleted for a deleted token.
+func (t *Token) Complete() {
+	if t.LastStatus == "" {
+		t.LastStatus = t.Status
+	}
+	if t.Deleted {
+		t.Status = StatusDeleted
+	}
+}
+
+// TokenState is what Falcon says of a token but its id and value (the value
+// only as its fingerprint): the part of a token record that changes, and
+// what the collector keeps of each token to diff snapshots
+// (collector/checkpoint stores it as it is).
+type TokenState struct {
 	Label             string     `json:"label"`
 	TokenType         string     `json:"type"`
 	Status            string     `json:"status"`
@@ -137,8 +163,32 @@ type Token struct {
 	ExpiresTimestamp  *time.Time `json:"expires_timestamp"`   // nil: never expires
 	LastUsedTimestamp *time.Time `json:"last_used_timestamp"` // nil: never used
 	RevokedTimestamp  *time.Time `json:"revoked_timestamp"`   // nil: not revoked
-	Deleted           bool       `json:"deleted"`
-	Change
+}
+
+// Equal reports whether two states have the same fields, times compared as
+// instants. It walks the struct, so a field added to TokenState counts
+// without changing it.
+func (s TokenState) Equal(o TokenState) bool {
+	a, b := reflect.ValueOf(s), reflect.ValueOf(o)
+	for i := 0; i < a.NumField(); i++ {
+		x, y := a.Field(i).Interface(), b.Field(i).Interface()
+		switch x := x.(type) {
+		case time.Time:
+			if !x.Equal(y.(time.Time)) {
+				return false
+			}
+		case *time.Time:
+			y := y.(*time.Time)
+			if (x == nil) != (y == nil) || x != nil && !x.Equal(*y) {
+				return false
+			}
+		default:
+			if x != y {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Type implements Record.
@@ -188,12 +238,13 @@ var (
 			fld(func(r *Token) any { return &r.ID }, stored),
 			fld(func(r *Token) any { return &r.Label }, stored),
 			fld(func(r *Token) any { return &r.TokenType }, stored|interned),
-			fld(func(r *Token) any { return &r.Status }, stored|interned),
+			fld(func(r *Token) any { return &r.Status }, interned),
 			fld(func(r *Token) any { return &r.ValueFingerprint }, stored),
 			fld(func(r *Token) any { return &r.CreatedTimestamp }, stored),
 			fld(func(r *Token) any { return &r.ExpiresTimestamp }, stored),
 			fld(func(r *Token) any { return &r.LastUsedTimestamp }, stored),
 			fld(func(r *Token) any { return &r.RevokedTimestamp }, stored),
+			fld(func(r *Token) any { return &r.LastStatus }, stored|interned).as("status"),
 			fld(func(r *Token) any { return &r.Deleted }, stored),
 			fld(func(r *Token) any { return &r.AuditEventID }, stored|nullEmpty),
 			fld(func(r *Token) any { return &r.ChangedAfter }, stored),
@@ -260,8 +311,8 @@ func checkToken(r *Token) error {
 	if r.CreatedTimestamp.IsZero() && !r.Deleted {
 		return invalid("created_timestamp", "missing")
 	}
-	if r.SchemaVersion < 2 && r.Deleted {
-		r.Status = StatusDeleted
+	if r.SchemaVersion < 2 {
+		r.Complete()
 	}
 	return nil
 }

@@ -26,15 +26,19 @@ type Config struct {
 	// BatchAge flushes a batch this long after its first record; default 2s.
 	BatchAge time.Duration
 
-	// FetchMaxBytes bounds one fetch response per partition; default 1 MiB.
-	FetchMaxBytes int
+	// MemoryBudget is the memory, in bytes, the sink sizes its buffers
+	// from: the bytes a batch may hold before it flushes (a batch also
+	// flushes on BatchRows and BatchAge), the reader's queue and fetch
+	// size (see budget.go for the rule). It is not a hard limit: set the
+	// Go runtime's soft limit with SetMemoryLimit. Default 256 MiB; at
+	// least 16 MiB.
+	MemoryBudget int64
+
 	// FetchMaxWait is how long the client waits for a fetch when no data
 	// is ready (the broker is asked for 3/4 of it); default 1s. Closing the
 	// reader waits for pending fetches, so it takes up to this long; Drain,
 	// which closes it as soon as it is done, uses at most drainMaxWait.
 	FetchMaxWait time.Duration
-	// QueueCapacity is the reader's queue of fetched messages; default 1000.
-	QueueCapacity int
 
 	// SessionTimeout, HeartbeatInterval and RebalanceTimeout are the group
 	// timings; defaults 30s, 3s and 30s. A crashed member's partitions move
@@ -86,9 +90,8 @@ func DefaultConfiguration() Config {
 		Topics:            DefaultTopics(),
 		BatchRows:         50_000,
 		BatchAge:          2 * time.Second,
-		FetchMaxBytes:     1 << 20,
+		MemoryBudget:      256 << 20,
 		FetchMaxWait:      time.Second,
-		QueueCapacity:     1000,
 		SessionTimeout:    30 * time.Second,
 		HeartbeatInterval: 3 * time.Second,
 		RebalanceTimeout:  30 * time.Second,
@@ -134,7 +137,7 @@ func (c Config) Validate() error {
 	for _, f := range []struct {
 		key string
 		v   int
-	}{{"batch-rows", c.BatchRows}, {"fetch-max-bytes", c.FetchMaxBytes}, {"queue-capacity", c.QueueCapacity}, {"partitions", c.Partitions}} {
+	}{{"batch-rows", c.BatchRows}, {"partitions", c.Partitions}} {
 		if f.v <= 0 {
 			return bad(f.key, "%d is not positive", f.v)
 		}
@@ -151,6 +154,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		return bad("shutdown-timeout", "%v is negative", c.ShutdownTimeout)
+	}
+	if c.MemoryBudget < minMemoryBudget {
+		return bad("memory-budget-mib", "%d MiB is under the minimum of %d MiB", c.MemoryBudget>>20, minMemoryBudget>>20)
 	}
 	if c.HeartbeatInterval >= c.SessionTimeout {
 		return bad("group-heartbeat-interval", "%v must be shorter than the group session timeout %v", c.HeartbeatInterval, c.SessionTimeout)

@@ -169,8 +169,8 @@ func auditEvent(tenant string, i int, collected time.Time) kafka.Message {
 func token(tenant string, i int, collected time.Time, status string) kafka.Message {
 	exp := collected.Add(30 * 24 * time.Hour)
 	return msg(&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, testCID, tenant, collected),
-		ID: fmt.Sprintf("tok-%04d", i), Label: "ci", TokenType: "installation", Status: status,
-		ValueFingerprint: "fp", CreatedTimestamp: base.Add(-time.Hour), ExpiresTimestamp: &exp})
+		ID: fmt.Sprintf("tok-%04d", i), TokenState: schema.TokenState{Label: "ci", TokenType: "installation", Status: status,
+			ValueFingerprint: "fp", CreatedTimestamp: base.Add(-time.Hour), ExpiresTimestamp: &exp}})
 }
 
 func settings(tenant string, maxActive int64, collected time.Time) kafka.Message {

@@ -32,6 +32,7 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 		"group-heartbeat-interval": func(c *Config) { c.SessionTimeout, c.HeartbeatInterval = time.Second, 2*time.Second },
 		"dlq-topic":                func(c *Config) { c.Topics.DLQ = "" },
 		"group":                    func(c *Config) { c.Group = " " },
+		"memory-budget-mib":        func(c *Config) { c.MemoryBudget = 1 << 20 },
 	} {
 		c := DefaultConfiguration()
 		mod(&c)
@@ -102,6 +103,22 @@ func TestInsertQueriesListColumns(t *testing.T) {
 		}
 		if got := len(tb.values(&b)); got != len(tb.columns) {
 			t.Errorf("%s: %d value columns for %d names", tb.name, got, len(tb.columns))
+		}
+	}
+}
+
+func TestBudgetSizes(t *testing.T) {
+	for _, tc := range []struct {
+		total int64
+		want  budget
+	}{
+		{256 << 20, budget{batchBytes: 16 << 20, queue: 1000, fetchMaxBytes: 4 << 20}},
+		{64 << 20, budget{batchBytes: 4 << 20, queue: 256, fetchMaxBytes: 1 << 20}},
+		{minMemoryBudget, budget{batchBytes: 1 << 20, queue: 64, fetchMaxBytes: 1 << 20}},
+		{4 << 30, budget{batchBytes: 256 << 20, queue: 1000, fetchMaxBytes: 16 << 20}},
+	} {
+		if got := newBudget(tc.total); got != tc.want {
+			t.Errorf("newBudget(%d MiB) = %+v, want %+v", tc.total>>20, got, tc.want)
 		}
 	}
 }

@@ -31,8 +31,8 @@ func testRollingUpgrade(t *testing.T) {
 	ev := &schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, testCID, "acme", at), ID: "ev-new",
 		Action: "token_revoke", Actor: "7f3a0c9e", Timestamp: at.Add(-time.Minute), TokenID: "tok-new"}
 	ev.Complete()
-	tok := &schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, testCID, "acme", at), ID: "tok-new", Status: "revoked",
-		CreatedTimestamp: at.Add(-time.Hour), Change: schema.Change{AuditEventID: "ev-new"}}
+	tok := &schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, testCID, "acme", at), ID: "tok-new",
+		TokenState: schema.TokenState{Status: "revoked", CreatedTimestamp: at.Add(-time.Hour)}, Change: schema.Change{AuditEventID: "ev-new"}}
 	tok.EventTime, tok.EventTimeSource = ev.Timestamp, schema.EventTimeAudit
 	set := &schema.Settings{Envelope: schema.NewEnvelope(schema.TypeSettings, testCID, "acme", at),
 		ID: schema.SettingsID(testCID, "acme", at), TokensRequired: true}
@@ -55,10 +55,11 @@ func testRollingUpgrade(t *testing.T) {
 		t.Fatalf("stats %+v: want 6 records, none dead-lettered", st)
 	}
 	for query, want := range map[string]uint64{
+		// The status column is Falcon's last status (last_status); deleted says the token is gone.
 		// Version 1: cid unknown, event time and actor kind derived.
-		"SELECT count() FROM audit_events WHERE id = 'ev-old' AND schema_version = 1 AND cid = '' AND event_time = timestamp AND event_time_source = 'audit_event' AND actor_kind = 'user' AND token_id = ''":              1,
-		"SELECT count() FROM tokens WHERE id = 'tok-old' AND schema_version = 1 AND status = 'deleted' AND event_time = collected_at AND event_time_source = 'snapshot' AND audit_event_id = '' AND changed_after IS NULL": 1,
-		"SELECT count() FROM settings_changes WHERE schema_version = 1 AND length(id) = 32 AND cid = '' AND event_time = collected_at":                                                                                     1,
+		"SELECT count() FROM audit_events WHERE id = 'ev-old' AND schema_version = 1 AND cid = '' AND event_time = timestamp AND event_time_source = 'audit_event' AND actor_kind = 'user' AND token_id = ''":                            1,
+		"SELECT count() FROM tokens WHERE id = 'tok-old' AND schema_version = 1 AND status = 'valid' AND deleted = 1 AND event_time = collected_at AND event_time_source = 'snapshot' AND audit_event_id = '' AND changed_after IS NULL": 1,
+		"SELECT count() FROM settings_changes WHERE schema_version = 1 AND length(id) = 32 AND cid = '' AND event_time = collected_at":                                                                                                   1,
 		// Version 2 as written.
 		"SELECT count() FROM audit_events WHERE id = 'ev-new' AND schema_version = 2 AND cid = '" + testCID + "' AND actor_kind = 'api_client' AND event_time = toDateTime('2026-03-01 11:59:00', 'UTC')":                                  1,
 		"SELECT count() FROM tokens WHERE id = 'tok-new' AND schema_version = 2 AND cid = '" + testCID + "' AND audit_event_id = 'ev-new' AND event_time_source = 'audit_event' AND event_time = toDateTime('2026-03-01 11:59:00', 'UTC')": 1,

@@ -50,6 +50,7 @@ func defaultVars() kong.Vars {
 		"group_session_timeout":    fmtDuration(s.SessionTimeout),
 		"group_heartbeat_interval": fmtDuration(s.HeartbeatInterval),
 		"topic_partitions":         strconv.Itoa(s.Partitions),
+		"memory_budget_mib":        strconv.FormatInt(s.MemoryBudget>>20, 10),
 	}
 }
 

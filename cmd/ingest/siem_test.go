@@ -248,8 +248,11 @@ func TestSIEMEventTimes(t *testing.T) {
 	explained(revoked, "token_revoke")
 	explained(deleted, "token_delete")
 	explained(recent, "token_update")
-	if r := latest[deleted]; r["status"] != "deleted" || r["deleted"] != true {
-		t.Errorf("deleted token: status %v, deleted %v", r["status"], r["deleted"])
+	if r := latest[deleted]; r["status"] != "deleted" || r["deleted"] != true || r["last_status"] != "valid" {
+		t.Errorf("deleted token: status %v, last_status %v, deleted %v; want deleted, valid, true", r["status"], r["last_status"], r["deleted"])
+	}
+	if r := latest[revoked]; r["status"] != "revoked" || r["last_status"] != "revoked" {
+		t.Errorf("revoked token: status %v, last_status %v", r["status"], r["last_status"])
 	}
 	checkBounded(t, latest[installed], installed, installedAt) // no audit event at all
 

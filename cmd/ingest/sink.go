@@ -60,6 +60,7 @@ type SinkFlags struct {
 	Group                  string        `help:"Kafka consumer group; sinks in one group share the partitions." default:"${group}" env:"TOKENTRAIL_SINK_GROUP"`
 	BatchRows              int           `help:"Flush a batch when it holds this many records." default:"${batch_rows}" env:"TOKENTRAIL_SINK_BATCH_ROWS"`
 	BatchAge               time.Duration `help:"Flush a batch this long after its first record." default:"${batch_age}" env:"TOKENTRAIL_SINK_BATCH_AGE"`
+	MemoryBudgetMiB        int64         `name:"memory-budget-mib" help:"Memory the sink sizes its buffers from, in MiB: a batch also flushes at 1/16 of it (docs/design.md). Without GOMEMLIMIT or a cgroup memory limit, it is also the Go runtime's soft limit." default:"${memory_budget_mib}" env:"TOKENTRAIL_SINK_MEMORY_BUDGET_MIB"`
 	DLQTopic               string        `name:"dlq-topic" help:"Dead-letter topic for records that cannot be decoded or validated." default:"${dlq_topic}" env:"TOKENTRAIL_DLQ_TOPIC"`
 	Migrate                bool          `help:"Apply the ClickHouse schema at start (default; --no-migrate leaves it to ingest migrate)." default:"true" negatable:"" env:"TOKENTRAIL_SINK_MIGRATE"`
 	Cluster                string        `help:"ClickHouse cluster: the schema is created ON CLUSTER with Replicated and Distributed tables (empty: one server)." env:"CLICKHOUSE_CLUSTER" placeholder:"NAME"`
@@ -89,6 +90,9 @@ func (c *SinkCmd) Run(ctx context.Context, g *Globals) error {
 	defer stopTel()
 	f := c.SinkFlags
 	f.Topics = c.TopicFlags
+	if f.sinkConfig(g).Validate() == nil { // else runSink names the flag
+		sink.SetMemoryLimit(f.MemoryBudgetMiB<<20, g.Logger())
+	}
 	return runSink(ctx, g, c.KafkaFlags, f, c.Once, tel)
 }
 
@@ -96,7 +100,7 @@ func (c *SinkCmd) Run(ctx context.Context, g *Globals) error {
 // validates it.
 func (f SinkFlags) sinkConfig(g *Globals) sink.Config {
 	cfg := sink.DefaultConfiguration()
-	cfg.Group, cfg.BatchRows, cfg.BatchAge = f.Group, f.BatchRows, f.BatchAge
+	cfg.Group, cfg.BatchRows, cfg.BatchAge, cfg.MemoryBudget = f.Group, f.BatchRows, f.BatchAge, f.MemoryBudgetMiB<<20
 	// A live sink rejoins a rebalance within a heartbeat, so the group need
 	// not wait longer for a member to rejoin than for it to heartbeat.
 	cfg.SessionTimeout, cfg.RebalanceTimeout, cfg.HeartbeatInterval = f.GroupSessionTimeout, f.GroupSessionTimeout, f.GroupHeartbeatInterval
@@ -126,7 +130,7 @@ func runSink(ctx context.Context, g *Globals, k KafkaFlags, f SinkFlags, once bo
 	}
 	defer conn.Close()
 	if f.Migrate {
-		if _, err := migrate.Apply(ctx, conn, migrate.Options{Database: chcfg.Database(), Cluster: f.Cluster, Logger: log}); err != nil {
+		if _, err := migrate.Apply(ctx, conn, migrateOptions(chcfg, f.Cluster, log)); err != nil {
 			return fmt.Errorf("migrate ClickHouse %s: %w", chconn.Redact(chcfg.DSN), err)
 		}
 	}

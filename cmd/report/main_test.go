@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -218,5 +219,15 @@ func TestErrors(t *testing.T) {
 	code, _, errOut = cli(t, "--clickhouse-dsn", strings.Replace(dsn, "/tt_", "/missing_", 1), "run", "stale-tokens")
 	if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "does not exist") {
 		t.Errorf("missing database: exit %d, %q", code, errOut)
+	}
+}
+
+// A cluster error keeps the host lines that follow its first line.
+func TestOneLineKeepsHosts(t *testing.T) {
+	err := errors.New("dial: All connection tries failed. Log: \n\n" +
+		"failed to connect to 10.0.0.1:9000: connection refused\nfailed to connect to 10.0.0.2:9000: i/o timeout\n")
+	got := oneLine(err)
+	if strings.Contains(got, "\n") || !strings.Contains(got, "10.0.0.1:9000") || !strings.Contains(got, "10.0.0.2:9000") {
+		t.Errorf("oneLine = %q; want one line naming both hosts", got)
 	}
 }

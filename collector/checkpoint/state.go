@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"sort"
 	"time"
+
+	"github.com/tokentrail/tokentrail/schema"
 )
 
 // FormatVersion is the checkpoint format this build writes and reads.
@@ -95,31 +97,9 @@ type Audit struct {
 	Recent map[string]time.Time `json:"-"`
 }
 
-// Token is the last published state of a token, minus the envelope.
-type Token struct {
-	Label             string     `json:"label"`
-	Type              string     `json:"type"`
-	Status            string     `json:"status"`
-	ValueFingerprint  string     `json:"value_fingerprint"`
-	CreatedTimestamp  time.Time  `json:"created_timestamp"`
-	ExpiresTimestamp  *time.Time `json:"expires_timestamp,omitempty"`
-	LastUsedTimestamp *time.Time `json:"last_used_timestamp,omitempty"`
-	RevokedTimestamp  *time.Time `json:"revoked_timestamp,omitempty"`
-}
-
-// Equal reports whether two token states have the same fields.
-func (t Token) Equal(o Token) bool {
-	return t.Label == o.Label && t.Type == o.Type && t.Status == o.Status && t.ValueFingerprint == o.ValueFingerprint &&
-		t.CreatedTimestamp.Equal(o.CreatedTimestamp) && timeEq(t.ExpiresTimestamp, o.ExpiresTimestamp) &&
-		timeEq(t.LastUsedTimestamp, o.LastUsedTimestamp) && timeEq(t.RevokedTimestamp, o.RevokedTimestamp)
-}
-
-func timeEq(a, b *time.Time) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return a.Equal(*b)
-}
+// Token is the last published state of a token: schema's definition, kept
+// as it is (its JSON names are the record's).
+type Token = schema.TokenState
 
 // Settings is the last published customer settings.
 type Settings struct {

@@ -52,9 +52,9 @@ type TokenBuilder struct {
 func NewToken(tenant, id, label, created string, expires *time.Time) *TokenBuilder {
 	b := &TokenBuilder{cur: schema.Token{
 		Envelope: schema.NewEnvelope(schema.TypeToken, CID(tenant), tenant, time.Time{}),
-		ID:       id, Label: label, TokenType: "customer_managed", Status: "valid",
-		ValueFingerprint: fmt.Sprintf("%064x", len(id)+len(label)),
-		CreatedTimestamp: T(created), ExpiresTimestamp: expires,
+		ID:       id, TokenState: schema.TokenState{Label: label, TokenType: "customer_managed", Status: "valid",
+			ValueFingerprint: fmt.Sprintf("%064x", len(id)+len(label)),
+			CreatedTimestamp: T(created), ExpiresTimestamp: expires},
 	}}
 	return b.Snapshot(T(created).Add(time.Minute))
 }
@@ -63,6 +63,7 @@ func NewToken(tenant, id, label, created string, expires *time.Time) *TokenBuild
 func (b *TokenBuilder) Snapshot(when time.Time) *TokenBuilder {
 	v := b.cur
 	v.CollectedAt, v.EventTime = when, when
+	v.Complete()
 	b.versions = append(b.versions, v)
 	return b
 }
@@ -136,7 +137,7 @@ func Scenario() Fixture {
 		return func(t *schema.Token) { t.Status, t.RevokedTimestamp = "revoked", P(at) }
 	}
 	restore := func(t *schema.Token) { t.Status, t.RevokedTimestamp = "valid", nil }
-	deleted := func(t *schema.Token) { t.Deleted, t.Status = true, schema.StatusDeleted }
+	deleted := func(t *schema.Token) { t.Deleted = true }
 
 	f.Add(NewToken(d, TokenID(1), "Windows srv", "2025-01-10 09:00", nil).
 		Event(1, "token_create", "alice@example.com", "2025-01-10 09:00", "token Windows srv created").
