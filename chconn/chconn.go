@@ -85,11 +85,6 @@ func (c Config) Options() (*clickhouse.Options, error) {
 			return nil, fmt.Errorf("%w: %s: address %q is not host:port", ErrBadDSN, Redact(c.DSN), a)
 		}
 	}
-	if opts.Auth.Database == "" {
-		// Without one, ClickHouse uses the server's default database: the
-		// schema would land among whatever else lives there.
-		return nil, fmt.Errorf("%w: %s names no database: want clickhouse://host:9000/tokentrail", ErrBadDSN, Redact(c.DSN))
-	}
 	if strings.ContainsAny(opts.Auth.Database, "`\\/") {
 		return nil, fmt.Errorf("%w: %s: database name %q", ErrBadDSN, Redact(c.DSN), opts.Auth.Database)
 	}

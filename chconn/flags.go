@@ -2,6 +2,7 @@ package chconn
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 )
@@ -46,11 +47,17 @@ func (f Flags) Config() (Config, error) {
 		}
 		cfg.Password = strings.TrimRight(string(b), "\r\n")
 	}
-	if _, err := cfg.Options(); err != nil {
+	opts, err := cfg.Options()
+	if err != nil {
 		if errors.Is(err, ErrNoDSN) || errors.Is(err, ErrBadDSN) {
 			return cfg, &FlagError{Flag: "--clickhouse-dsn", Err: err}
 		}
 		return cfg, &FlagError{Flag: "--clickhouse-tls-*", Err: err}
+	}
+	if opts.Auth.Database == "" {
+		// Without one, ClickHouse uses the server's default database: the
+		// schema would land among whatever else lives there.
+		return cfg, &FlagError{Flag: "--clickhouse-dsn", Err: fmt.Errorf("%w: %s names no database: want clickhouse://host:9000/tokentrail", ErrBadDSN, Redact(cfg.DSN))}
 	}
 	return cfg, nil
 }
