@@ -70,8 +70,7 @@ type Stats struct {
 
 // New checks the configuration and returns a sink. It does not connect.
 func New(cfg Config, deps Dependencies) (*Sink, error) {
-	cfg, err := cfg.withDefaults()
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if deps.ClickHouse == nil {
@@ -206,7 +205,7 @@ func (s *Sink) newReader(topics []string, once bool) *kafka.Reader {
 				s.log.Debug("kafka: " + fmt.Sprintf(f, a...))
 			}
 		}),
-		ErrorLogger: kafka.LoggerFunc(func(f string, a ...any) { s.log.Warn("kafka: " + fmt.Sprintf(f, a...)) }),
+		ErrorLogger: kafkaconn.SummaryLogger(s.log, time.Minute),
 	})
 }
 
