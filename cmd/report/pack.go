@@ -26,7 +26,7 @@ func (c *PackCmd) Run(ctx context.Context, ch *ClickHouseFlags, e *env) error {
 		return usagef("--format: %v", err)
 	}
 	now := e.now()
-	clock := &env{stdout: e.stdout, now: func() time.Time { return now }} // one clock for every report
+	clock := &env{stdout: e.stdout, stderr: e.stderr, now: func() time.Time { return now }} // one clock for every report
 	// Resolve every report's parameters before touching the network. An
 	// unscoped parameter applies to each report that declares it and must
 	// be declared by at least one.
@@ -68,12 +68,26 @@ func (c *PackCmd) Run(ctx context.Context, ch *ClickHouseFlags, e *env) error {
 	defer conn.Close()
 	info := report.PackInfo{Title: c.Title, Generated: now}
 	var results []*queries.Result
+	checked := map[string]string{} // tenant: note
 	for i, r := range all {
 		qctx, cancel := context.WithTimeout(ctx, ch.QueryTimeout)
+		var note string
+		if t, ok := vals[i].Get("tenant"); ok {
+			if n, done := checked[fmt.Sprint(t)]; done {
+				note = n
+			} else if note, err = checkTenant(qctx, conn, vals[i], clock); err != nil {
+				cancel()
+				return err
+			}
+			checked[fmt.Sprint(t)] = note
+		}
 		res, err := queries.Run(qctx, conn, r, vals[i])
 		cancel()
 		if err != nil {
 			return err
+		}
+		if note != "" {
+			res.Notes = append(res.Notes, note)
 		}
 		results = append(results, res)
 		if t, ok := vals[i].Get("tenant"); ok && info.Tenant == "" {
