@@ -38,13 +38,29 @@ type pipeline struct {
 
 // runPipeline consumes topics until ctx is done, a flush fails or, with a
 // watcher, the watcher is satisfied.
-func (s *Sink) runPipeline(ctx context.Context, client *kafka.Client, topics []string, w *drainWatcher) error {
+func (s *Sink) runPipeline(ctx context.Context, client *kafka.Client, topics []string, w *drainWatcher, drainAt <-chan struct{}) error {
 	fetchCtx, cancelFetch := context.WithCancel(ctx)
 	defer cancelFetch()
-	// Flushes outlive ctx by ShutdownTimeout, to write what was fetched.
-	workCtx, cancelWork := context.WithCancel(context.WithValue(context.WithoutCancel(ctx), stopSignalKey{}, ctx))
+	// The stop signal ends retries and starts the shutdown timeout: the end
+	// of ctx, or the start of a drain that ends a run (RunThenDrain).
+	stopSig := ctx
+	if drainAt != nil {
+		var cancelSig context.CancelFunc
+		stopSig, cancelSig = context.WithCancel(ctx)
+		defer cancelSig()
+		go func() {
+			select {
+			case <-drainAt:
+				cancelSig()
+			case <-stopSig.Done():
+			}
+		}()
+	}
+	// Flushes outlive the stop signal by ShutdownTimeout, to write what was
+	// fetched.
+	workCtx, cancelWork := context.WithCancel(context.WithValue(context.WithoutCancel(ctx), stopSignalKey{}, stopSig))
 	defer cancelWork()
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(s.cfg.ShutdownTimeout, cancelWork) })
+	stop := context.AfterFunc(stopSig, func() { time.AfterFunc(s.cfg.ShutdownTimeout, cancelWork) })
 	defer stop()
 
 	p := &pipeline{s: s, reader: s.newReader(topics, w != nil), cancel: cancelFetch,
@@ -70,7 +86,16 @@ func (s *Sink) runPipeline(ctx context.Context, client *kafka.Client, topics []s
 		}()
 		f.idle, f.rejoin = drainIdle, w.rejoin
 	}
+	if drainAt != nil {
+		watched := make(chan struct{})
+		defer func() { <-watched }()
+		go func() {
+			defer close(watched)
+			s.drainFrom(fetchCtx, client, topics, drainAt, p.committed, cancelFetch)
+		}()
+	}
 	err := f.loop(fetchCtx)
+	cancelFetch() // ends the watchers whatever ended the loop
 	close(p.full)
 	<-flushed
 	if p.err != nil {
@@ -133,4 +158,31 @@ func (p *pipeline) waitFlushed() error {
 		}
 	}
 	return nil
+}
+
+// drainFrom waits for drainAt, then stops the run (stop) once the group's
+// committed offsets reach the end offsets the topics have then.
+func (s *Sink) drainFrom(ctx context.Context, client *kafka.Client, topics []string, drainAt <-chan struct{},
+	committed <-chan struct{}, stop context.CancelFunc) {
+	select {
+	case <-drainAt:
+	case <-ctx.Done():
+		return
+	}
+	targets, err := s.endOffsets(ctx, client, topics)
+	switch {
+	case ctx.Err() != nil:
+		return
+	case err != nil:
+		// Without targets the run stops now: what was fetched is flushed,
+		// the rest stays in Kafka behind the committed offsets.
+		s.log.Warn("stopping without draining: reading the end offsets failed", "err", err)
+		stop()
+		return
+	case len(targets) == 0:
+		stop()
+		return
+	}
+	s.log.Info("draining what was published before the stop", "partitions", len(targets))
+	newDrainWatcher(s, client, targets).watch(ctx, committed, stop)
 }

@@ -107,14 +107,25 @@ func New(cfg Config, deps Dependencies) (*Sink, error) {
 // (within Config.ShutdownTimeout) and returns nil. It returns an error when
 // an insert fails with a non-retryable error or a dead-letter write fails;
 // the batch's offsets are then not committed.
-func (s *Sink) Run(ctx context.Context) error { return s.run(ctx, false) }
+func (s *Sink) Run(ctx context.Context) error { return s.run(ctx, false, nil) }
+
+// RunThenDrain consumes like Run until drain is closed, then like Drain from
+// that moment: it returns nil once the group's committed offsets reach the
+// end offsets the topics have when drain closes. Closing drain is the stop
+// signal for retries, as the end of ctx is for Run (an insert failing after
+// it is not retried and its records stay in Kafka: ErrStopped), and what
+// follows it takes at most Config.ShutdownTimeout. ingest run uses it to
+// write what its collector published before the collector stopped.
+func (s *Sink) RunThenDrain(ctx context.Context, drain <-chan struct{}) error {
+	return s.run(ctx, false, drain)
+}
 
 // Drain consumes up to the end offsets the topics have when it starts,
 // commits, and returns nil once the group's committed offsets reach them
 // (whichever member of the group wrote the records). When those offsets
 // stall, it rejoins the group (see the package documentation). It stops
 // early like Run when ctx is done.
-func (s *Sink) Drain(ctx context.Context) error { return s.run(ctx, true) }
+func (s *Sink) Drain(ctx context.Context) error { return s.run(ctx, true, nil) }
 
 // Ready reports whether ClickHouse takes inserts and Kafka answers, for
 // /readyz. A server that answers pings can still refuse inserts: on a
@@ -142,7 +153,7 @@ func (s *Sink) Stats() Stats {
 	return st
 }
 
-func (s *Sink) run(ctx context.Context, once bool) error {
+func (s *Sink) run(ctx context.Context, once bool, drainAt <-chan struct{}) error {
 	if !s.used.CompareAndSwap(false, true) {
 		return errors.New("sink: Run or Drain called twice")
 	}
@@ -174,7 +185,7 @@ func (s *Sink) run(ctx context.Context, once bool) error {
 	s.log.Info("sink started", "group", s.cfg.Group, "topics", topics, "dlq", s.cfg.Topics.DLQ,
 		"batch_rows", s.cfg.BatchRows, "batch_bytes", s.budget.batchBytes, "batch_age", s.cfg.BatchAge,
 		"memory_budget_mib", s.cfg.MemoryBudget>>20, "go_memory_limit_mib", debug.SetMemoryLimit(-1)>>20, "drain", once)
-	return s.runPipeline(ctx, client, topics, w)
+	return s.runPipeline(ctx, client, topics, w, drainAt)
 }
 
 // newReader returns a consumer-group reader of topics, committing only

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/tokentrail/tokentrail/kafkaconn"
 	"github.com/tokentrail/tokentrail/telemetry"
@@ -37,7 +38,7 @@ func runBoth(ctx context.Context, g *Globals, k KafkaFlags, cf CollectFlags, sf 
 		if err := runCollect(ctx, g, k, cf, true, tel); err != nil {
 			return fmt.Errorf("collect: %w", err)
 		}
-		if err := runSink(ctx, g, k, sf, true, tel); err != nil {
+		if err := runSink(ctx, g, k, sf, true, nil, tel); err != nil {
 			return fmt.Errorf("sink: %w", err)
 		}
 		return nil
@@ -57,28 +58,52 @@ func runBoth(ctx context.Context, g *Globals, k KafkaFlags, cf CollectFlags, sf 
 			return fmt.Errorf("create topics: %w", err)
 		}
 	}
-	inner, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := make(chan error, 2)
+	// On a stop the collector ends first; the sink then drains what it
+	// published (RunThenDrain), so a clean stop leaves nothing behind in
+	// Kafka that this process produced. If either fails, the other is
+	// stopped at once and the first error is returned.
+	collectCtx, stopCollect := context.WithCancel(ctx)
+	defer stopCollect()
+	sinkCtx, stopSink := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSink()
+	drain := make(chan struct{})
+	collected, sunk := make(chan error, 1), make(chan error, 1)
 	go func() {
-		err := runCollect(inner, g, k, cf, false, tel)
+		err := runCollect(collectCtx, g, k, cf, false, tel)
 		if err != nil {
 			err = fmt.Errorf("collect: %w", err)
 		}
-		errs <- err
+		collected <- err
 	}()
 	go func() {
-		err := runSink(inner, g, k, sf, false, tel)
+		err := runSink(sinkCtx, g, k, sf, false, drain, tel)
 		if err != nil {
 			err = fmt.Errorf("sink: %w", err)
 		}
-		errs <- err
+		sunk <- err
 	}()
-	first := <-errs
-	cancel() // one stopped: stop the other gracefully
-	second := <-errs
-	if first != nil {
-		return first
+	select {
+	case cerr := <-collected:
+		if cerr == nil && ctx.Err() != nil {
+			close(drain)
+			// The sink bounds what follows the drain's start by the
+			// shutdown timeout; this bounds the wait for the group too.
+			t := time.AfterFunc(g.ShutdownTimeout, stopSink)
+			defer t.Stop()
+		} else {
+			stopSink()
+		}
+		serr := <-sunk
+		if cerr != nil {
+			return cerr
+		}
+		return serr
+	case serr := <-sunk:
+		stopCollect()
+		cerr := <-collected
+		if serr != nil {
+			return serr
+		}
+		return cerr
 	}
-	return second
 }

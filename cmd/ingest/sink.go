@@ -95,7 +95,7 @@ func (c *SinkCmd) Run(ctx context.Context, g *Globals) error {
 		_, previous := sink.SetMemoryLimit(f.MemoryBudgetMiB<<20, g.Logger())
 		defer debug.SetMemoryLimit(previous)
 	}
-	return runSink(ctx, g, c.KafkaFlags, f, c.Once, tel)
+	return runSink(ctx, g, c.KafkaFlags, f, c.Once, nil, tel)
 }
 
 // sinkConfig turns the flags into a sink configuration; sink.New
@@ -112,10 +112,12 @@ func (f SinkFlags) sinkConfig(g *Globals) sink.Config {
 }
 
 // runSink runs the sink until ctx is done, or with once until it drained
-// the end offsets seen at start. tel may be nil; otherwise the sink's
-// metrics and a "sink" readiness check (ClickHouse and Kafka answer) are
-// registered on it. Configuration errors are usage errors (exit 2).
-func runSink(ctx context.Context, g *Globals, k KafkaFlags, f SinkFlags, once bool, tel *telemetry.Server) error {
+// the end offsets seen at start, or, with a drain channel, until ctx is done
+// or it drained the end offsets seen when drain closed. tel may be nil;
+// otherwise the sink's metrics and a "sink" readiness check (ClickHouse and
+// Kafka answer) are registered on it. Configuration errors are usage errors
+// (exit 2).
+func runSink(ctx context.Context, g *Globals, k KafkaFlags, f SinkFlags, once bool, drain <-chan struct{}, tel *telemetry.Server) error {
 	log := g.Logger()
 	kcfg, err := k.KafkaConfig()
 	if err != nil {
@@ -150,12 +152,21 @@ func runSink(ctx context.Context, g *Globals, k KafkaFlags, f SinkFlags, once bo
 		tel.AddCheck("sink", s.Ready)
 	}
 	start := time.Now()
-	if once {
+	switch {
+	case once:
 		err = s.Drain(ctx)
-	} else {
+	case drain != nil:
+		err = s.RunThenDrain(ctx, drain)
+	default:
 		err = s.Run(ctx)
 	}
-	if errors.Is(err, sink.ErrStopped) && ctx.Err() != nil {
+	stopped := ctx.Err() != nil
+	select {
+	case <-drain:
+		stopped = true
+	default:
+	}
+	if errors.Is(err, sink.ErrStopped) && stopped {
 		// Stopped on request during an outage: nothing is lost, the
 		// records stay in Kafka behind the committed offsets.
 		log.Warn("sink stopped with records not written to ClickHouse; their offsets are not committed, so the next run reads them again", "err", err)

@@ -46,7 +46,8 @@ func TestDemoDataAgrees(t *testing.T) {
 	}
 	srv := chtest.Start(t)
 	db := srv.NewDatabase()
-	demo := exec.Command(bin, "demo", "--duration", "4s", "--clickhouse-dsn", srv.DSN(db), "--state-dir", dir,
+	// The demo refuses a state directory holding files it did not create.
+	demo := exec.Command(bin, "demo", "--duration", "4s", "--clickhouse-dsn", srv.DSN(db), "--state-dir", t.TempDir(),
 		"--events", "3000", "--tokens", "60", "--activity-interval", "50ms", "--pack", filepath.Join(dir, "pack.html"))
 	demo.Env = append(os.Environ(), "TOKENTRAIL_LOG_LEVEL=warn")
 	if out, err := demo.CombinedOutput(); err != nil {
