@@ -10,7 +10,7 @@ import (
 
 func TestEmbeddedReports(t *testing.T) {
 	want := []string{"token-inventory", "token-usage", "stale-tokens", "expiring-tokens",
-		"token-lifecycle", "admin-activity", "policy-findings"}
+		"token-lifecycle", "admin-activity", "tenant-settings", "policy-findings"}
 	if got := Names(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
