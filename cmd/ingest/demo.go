@@ -307,14 +307,10 @@ func writeDemoPack(ctx context.Context, conn driver.Conn, path string, now time.
 		}
 		results = append(results, res)
 	}
-	var buf bytes.Buffer
-	if err := report.Pack(&buf, report.HTML, info, results); err != nil {
-		return fmt.Errorf("render review pack: %w", err)
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := report.WritePack(path, report.HTML, info, results); err != nil {
 		return fmt.Errorf("write review pack: %w", err)
 	}
 	return nil
