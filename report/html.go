@@ -186,12 +186,24 @@ func findingGroups(t *queries.Table, cols []int, view *packView) []htmlGroup {
 			g.Shown = fmt.Sprintf("%d most recent shown", view.Top)
 		}
 		for _, row := range rows {
-			g.Rows = append(g.Rows, packRow(t, cols, row))
+			cells := packRow(t, cols, row)
+			if noActor[fc.Finding] {
+				for k, i := range cols {
+					if t.Columns[i].Name == "actor" {
+						cells[k] = htmlCell{Text: "not applicable", Null: true}
+					}
+				}
+			}
+			g.Rows = append(g.Rows, cells)
 		}
 		out = append(out, g)
 	}
 	return out
 }
+
+// noActor are the finding kinds about a state, which no one's action
+// makes: their actor column is empty by design, not unknown.
+var noActor = map[string]bool{"active_tokens_near_limit": true}
 
 // csvName is the file name of a section's CSV beside a pack.
 func csvName(report, section string) string { return anchor(report, section) + ".csv" }
