@@ -63,8 +63,8 @@ type htmlColumn struct {
 }
 
 type htmlCell struct {
-	Text, Full      string
-	Num, Null, Time bool
+	Text, Full          string
+	Num, Null, Time, ID bool
 }
 
 var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
@@ -146,7 +146,7 @@ func packRow(t *queries.Table, cols []int, row []any) []htmlCell {
 		text, null := packCell(c, row[i])
 		hc := htmlCell{Text: text, Num: numeric(c), Null: null, Time: c.Kind == queries.KindDate || c.Kind == queries.KindDateTime}
 		if full := cell(c, row[i], ""); full != text && !null {
-			hc.Full = full
+			hc.Full, hc.ID = full, true
 		}
 		cells[k] = hc
 	}

@@ -96,7 +96,7 @@ func (c *DemoCmd) Run(ctx context.Context, g *Globals) error {
 	// The emulated Falcon tenant.
 	maxActive := int64(c.Tokens + c.Tokens/2)
 	emu := falcontest.NewServer(falcontest.Config{Seed: c.Seed, Tenants: []falcontest.TenantConfig{{
-		Tokens: c.Tokens, Events: c.Events, Ties: 200, LateFraction: 0.02, LateMax: demoLateMax,
+		Tokens: c.Tokens, Events: c.Events, Ties: 20, LateFraction: 0.02, LateMax: demoLateMax,
 		MaxActiveTokens: &maxActive, TokensRequired: true, Churn: &falcontest.SteadyChurn,
 	}}})
 	defer emu.Close()
