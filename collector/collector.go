@@ -214,6 +214,8 @@ type worker struct {
 	apiErr     atomic.Pointer[error]
 
 	ready readyCache
+
+	stats pollStats // of the poll running
 }
 
 func (w *worker) load(ctx context.Context) error {
@@ -288,6 +290,7 @@ func (w *worker) loop(ctx context.Context) {
 func (w *worker) poll(ctx context.Context) error {
 	start := time.Now()
 	upper := w.c.now().Add(-w.c.cfg.SettleLag)
+	w.stats = pollStats{started: w.c.now(), from: w.auditFrom()}
 	var errs []error
 	for _, step := range []struct {
 		stage string
@@ -305,12 +308,18 @@ func (w *worker) poll(ctx context.Context) error {
 				break
 			}
 			errs = append(errs, fmt.Errorf("tenant %s: %s: %w", w.name, step.stage, err))
+			w.stats.errs = append(w.stats.errs, step.stage+": "+err.Error())
 			if errors.Is(err, falcon.ErrAuth) {
 				break // the other steps would only fail to authenticate again
 			}
 		}
 	}
 	w.c.metrics.pollDur.WithLabelValues(w.name).Observe(time.Since(start).Seconds())
+	// The coverage record also goes out when ctx ended mid-poll (within the
+	// shutdown grace): what this poll published must be counted somewhere.
+	if err := w.publishCoverage(ctx); err != nil && ctx.Err() == nil {
+		errs = append(errs, fmt.Errorf("tenant %s: coverage: %w", w.name, err))
+	}
 	if ctx.Err() != nil {
 		// Graceful stop: what was acknowledged is committed.
 		return nil

@@ -66,6 +66,7 @@ type Topics struct {
 	AuditEvents string // default schema.TopicAuditEvents
 	Tokens      string // default schema.TopicTokens
 	Settings    string // default schema.TopicSettings
+	Coverage    string // default schema.TopicCoverage
 }
 
 // Defaults.
@@ -91,10 +92,11 @@ const DefaultFingerprintKey = "tokentrail-default-fingerprint-key-CHANGE-ME"
 // DefaultConfiguration returns the defaults.
 func DefaultConfiguration() Config {
 	return Config{
-		PollInterval:     DefaultPollInterval,
-		Lookback:         DefaultLookback,
-		SettleLag:        DefaultSettleLag,
-		Topics:           Topics{AuditEvents: schema.TopicAuditEvents, Tokens: schema.TopicTokens, Settings: schema.TopicSettings},
+		PollInterval: DefaultPollInterval,
+		Lookback:     DefaultLookback,
+		SettleLag:    DefaultSettleLag,
+		Topics: Topics{AuditEvents: schema.TopicAuditEvents, Tokens: schema.TopicTokens, Settings: schema.TopicSettings,
+			Coverage: schema.TopicCoverage},
 		PageLimit:        falcon.DefaultPageLimit,
 		OffsetCap:        falcon.DefaultOffsetCap,
 		ProgressInterval: DefaultProgressInterval,
@@ -132,6 +134,9 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.Topics.Settings == "" {
 		c.Topics.Settings = d.Topics.Settings
+	}
+	if c.Topics.Coverage == "" {
+		c.Topics.Coverage = d.Topics.Coverage
 	}
 	if c.PageLimit == 0 {
 		c.PageLimit = d.PageLimit

@@ -109,6 +109,8 @@ func Decode(data []byte) (Record, error) {
 			return nil, invalid("max_active_tokens", "negative")
 		}
 		return &Settings{Envelope: env, MaxActiveTokens: w.MaxActiveTokens, TokensRequired: w.TokensRequired}, nil
+	case TypeCoverage:
+		return decodeCoverage(data, env)
 	case "":
 		return nil, &DecodeError{Field: "record_type", Reason: "missing", Err: ErrUnknownRecordType}
 	default:

@@ -67,13 +67,16 @@ type Config struct {
 // Topics names the topics read and the dead-letter topic.
 type Topics struct {
 	AuditEvents, Tokens, Settings string
-	DLQ                           string
+	// Coverage is the topic of the collector's coverage records; empty
+	// means schema.TopicCoverage.
+	Coverage string
+	DLQ      string
 }
 
 // DefaultTopics are the contract's topic names.
 func DefaultTopics() Topics {
 	return Topics{AuditEvents: schema.TopicAuditEvents, Tokens: schema.TopicTokens,
-		Settings: schema.TopicSettings, DLQ: schema.TopicDLQ}
+		Settings: schema.TopicSettings, Coverage: schema.TopicCoverage, DLQ: schema.TopicDLQ}
 }
 
 // DefaultConfiguration returns the defaults, for a local broker.
@@ -112,6 +115,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Topics == (Topics{}) {
 		c.Topics = d.Topics
+	}
+	if c.Topics.Coverage == "" { // added after the other topics: configurations predating it lack it
+		c.Topics.Coverage = d.Topics.Coverage
 	}
 	if c.Topics.AuditEvents == "" || c.Topics.Tokens == "" || c.Topics.Settings == "" || c.Topics.DLQ == "" {
 		return c, fmt.Errorf("%w: every topic needs a name: %+v", ErrConfig, c.Topics)

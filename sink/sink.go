@@ -52,7 +52,7 @@ type Sink struct {
 
 	stats struct {
 		records, deadLetters atomic.Int64
-		rows                 [4]atomic.Int64 // by index in tables
+		rows                 [5]atomic.Int64 // by index in tables
 	}
 }
 
@@ -95,6 +95,7 @@ func New(cfg Config, deps Dependencies) (*Sink, error) {
 			cfg.Topics.AuditEvents: schema.TypeAuditEvent,
 			cfg.Topics.Tokens:      schema.TypeToken,
 			cfg.Topics.Settings:    schema.TypeSettings,
+			cfg.Topics.Coverage:    schema.TypeCoverage,
 		},
 	}, nil
 }
@@ -138,7 +139,7 @@ func (s *Sink) run(ctx context.Context, once bool) error {
 	}
 	defer s.transport.CloseIdleConnections()
 	defer s.dlq.Close()
-	topics := []string{s.cfg.Topics.AuditEvents, s.cfg.Topics.Tokens, s.cfg.Topics.Settings}
+	topics := []string{s.cfg.Topics.AuditEvents, s.cfg.Topics.Tokens, s.cfg.Topics.Settings, s.cfg.Topics.Coverage}
 	if s.cfg.CreateTopics {
 		var ts []kafkaconn.Topic
 		for _, t := range append(topics, s.cfg.Topics.DLQ) {

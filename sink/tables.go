@@ -49,6 +49,7 @@ var tables = []table{
 			return []any{c.tenant, c.maxActive, c.tokensRequired, c.collectedAt, c.version, c.schemaVersion}
 		},
 	},
+	coverageTable,
 }
 
 func tokenRows(b *batch) int { return len(b.tokens.id) }
@@ -148,6 +149,8 @@ func (b *batch) add(r schema.Record) error {
 		c.collectedAt = append(c.collectedAt, env.CollectedAt)
 		c.version = append(c.version, version)
 		c.schemaVersion = append(c.schemaVersion, sv)
+	case *schema.Coverage:
+		return b.addCoverage(r, version, sv)
 	default:
 		return &schema.DecodeError{Field: "record_type", Reason: fmt.Sprintf("%q has no table", r.Type()), Err: schema.ErrUnknownRecordType}
 	}

@@ -38,7 +38,7 @@ func compile() (*Validator, error) {
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
 	v := &Validator{schemas: map[string]*jsonschema.Schema{}}
-	for _, typ := range []string{schema.TypeAuditEvent, schema.TypeToken, schema.TypeSettings} {
+	for _, typ := range []string{schema.TypeAuditEvent, schema.TypeToken, schema.TypeSettings, schema.TypeCoverage} {
 		name := schema.JSONSchemaFile(typ)
 		data, err := schema.JSONSchemas.ReadFile(name)
 		if err != nil {
