@@ -24,6 +24,7 @@ type Fixture struct {
 	Tokens   []schema.Token
 	Audit    []schema.AuditEvent
 	Settings []schema.Settings
+	Coverage []schema.Coverage
 }
 
 // Add appends the records of other to f.
@@ -31,6 +32,7 @@ func (f *Fixture) Add(other Fixture) {
 	f.Tokens = append(f.Tokens, other.Tokens...)
 	f.Audit = append(f.Audit, other.Audit...)
 	f.Settings = append(f.Settings, other.Settings...)
+	f.Coverage = append(f.Coverage, other.Coverage...)
 }
 
 // Migrate applies the project's migrations (schema/migrate, the runner
@@ -120,7 +122,32 @@ func Load(ctx context.Context, conn driver.Conn, f Fixture) error {
 			return fmt.Errorf("insert settings_changes: %w", err)
 		}
 	}
+	if len(f.Coverage) > 0 {
+		b, err := conn.PrepareBatch(ctx, "INSERT INTO collection_coverage (tenant, poll_started, audit_from, audit_to, "+
+			"query_from, api_total, published, published_late, tokens_snapshot, tokens, settings_snapshot, failures, error, "+
+			"collected_at, version, schema_version)")
+		if err != nil {
+			return fmt.Errorf("prepare collection_coverage: %w", err)
+		}
+		for _, c := range f.Coverage {
+			if err := b.Append(c.Tenant, c.PollStarted, c.AuditFrom, c.AuditTo, c.QueryFrom, c.APITotal, c.Published,
+				c.PublishedLate, boolByte(c.TokensSnapshot), c.Tokens, boolByte(c.SettingsSnapshot), uint32(c.Failures), c.Error,
+				c.CollectedAt, version(c.CollectedAt), uint16(schema.Version)); err != nil {
+				return fmt.Errorf("append coverage: %w", err)
+			}
+		}
+		if err := b.Send(); err != nil {
+			return fmt.Errorf("insert collection_coverage: %w", err)
+		}
+	}
 	return nil
+}
+
+func boolByte(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // version is the sink's ReplacingMergeTree version: collected_at in ns.
