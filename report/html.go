@@ -145,8 +145,8 @@ func packRow(t *queries.Table, cols []int, row []any) []htmlCell {
 		c := t.Columns[i]
 		text, null := packCell(c, row[i])
 		hc := htmlCell{Text: text, Num: numeric(c), Null: null, Time: c.Kind == queries.KindDate || c.Kind == queries.KindDateTime}
-		if full := cell(c, row[i], ""); full != text && !null {
-			hc.Full, hc.ID = full, true
+		if full := cell(c, row[i], ""); full != text && !null && (c.Name == "token_id" || c.Name == "subject") {
+			hc.Full, hc.ID = full, true // a shortened id
 		}
 		cells[k] = hc
 	}

@@ -30,6 +30,8 @@ var packColumns = map[string][]string{
 	"admin-activity/per_day":             {"day", "actions", "actors", "created", "updated", "revoked", "deleted", "settings_changed"},
 	"admin-activity/token_events":        {"at", "action", "actor", "token_id", "label"},
 	"policy-findings/findings":           {"severity", "at", "subject", "actor", "detail"},
+	"collection-coverage/reconciliation": {"span_from", "span_to", "api_reported", "stored", "difference", "late"},
+	"collection-coverage/summary":        {"polls", "failed_polls", "first_collected", "last_collected"},
 	"admin-activity/quick_create_delete": {"token_id", "label", "actor", "deleted_at", "minutes_alive"},
 }
 

@@ -65,7 +65,7 @@ func newPackView(info PackInfo, results []*queries.Result) *packView {
 		info.Top = DefaultTop
 	}
 	return &packView{PackInfo: info, Summary: Summarize(results, info.Controls),
-		Coverage: coverageOf(results, info.Since, info.Until), Sev: Severities}
+		Coverage: coverageOf(results), Sev: Severities}
 }
 
 // DataDirFor is the directory of CSV files beside the pack at path:

@@ -15,6 +15,7 @@ import (
 	"github.com/tokentrail/tokentrail/collector/checkpoint"
 	"github.com/tokentrail/tokentrail/falcon"
 	"github.com/tokentrail/tokentrail/kafkaconn"
+	"github.com/tokentrail/tokentrail/schema"
 	"github.com/tokentrail/tokentrail/telemetry"
 )
 
@@ -204,7 +205,7 @@ func (f CollectFlags) collectorConfig(now time.Time) (collector.Config, error) {
 		return cfg, usagef("--start-time: %v", err)
 	}
 	cfg.StartTime, cfg.StartAll = start, all
-	cfg.Topics = collector.Topics{AuditEvents: f.AuditTopic, Tokens: f.TokensTopic, Settings: f.SettingsTopic}
+	cfg.Topics = collector.Topics{AuditEvents: f.AuditTopic, Tokens: f.TokensTopic, Settings: f.SettingsTopic, Coverage: schema.TopicCoverage}
 	for flag, v := range map[string]string{"--audit-topic": f.AuditTopic, "--tokens-topic": f.TokensTopic, "--settings-topic": f.SettingsTopic} {
 		if strings.TrimSpace(v) == "" {
 			return cfg, usagef("%s: empty topic name", flag)
