@@ -24,20 +24,28 @@ demo:
 	wait $$! || exit 1; [ $$built -eq 0 ] || exit $$built
 	$(BIN)/ingest demo $(DEMO_FLAGS)
 
-# Everything CI runs. Installs ClickHouse (apt, as root) for the integration tests.
+# chDB: ClickHouse 26.7 as a library, for the tests built with -tags chdb that hold the SQL to
+# 18.16 and 26.7 alike (docs/sql-compat.md). The chdb tag only adds tests; CHDB_LIB_PATH tells
+# chdb-go where the library is.
+CHDB_LIB_PATH ?= $(shell deploy/local/chdb.sh path)
+
+# Everything CI runs. Installs ClickHouse (apt, as root) and chDB (npm) for the integration tests.
 test: test-deps lint
-	$(GO) test -race -count=1 -timeout 40m $(PKGS)
+	CHDB_LIB_PATH=$(CHDB_LIB_PATH) $(GO) test -tags chdb -race -count=1 -timeout 40m $(PKGS)
 	$(MAKE) fuzz
 
-# ClickHouse for the integration tests, Chromium for the review-pack render test.
+# ClickHouse 18.16 for the integration tests, chDB (26.7) for the differential SQL tests,
+# Chromium for the review-pack render test.
 test-deps:
 	deploy/local/clickhouse.sh install
+	deploy/local/chdb.sh install
 	deploy/local/apt.sh chromium
 
 lint: vet fmt-check
 
 vet:
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags chdb $(PKGS)
 
 fmt-check:
 	@out=$$(gofmt -l .); \

@@ -242,7 +242,7 @@ func (w *worker) fetchPage(ctx context.Context, ids []string, known map[string]t
 			continue // an ID we did not ask for
 		}
 		delete(inPage, e.ID) // duplicates in a response
-		if !validID(e.ID) || e.Timestamp.IsZero() {
+		if schema.CheckID("id", e.ID) != nil || e.Timestamp.IsZero() {
 			w.c.metrics.errors.WithLabelValues(w.name, "invalid").Inc()
 			w.log.Error("skipping an audit event the API sent without a usable id or timestamp", "id", safeID(e.ID), "timestamp", e.Timestamp)
 			continue

@@ -73,7 +73,7 @@ func (w *worker) publishCoverage(ctx context.Context) error {
 		PollStarted: s.started.UTC(), AuditTo: to.UTC(), APITotal: s.apiTotal,
 		Published: s.published, PublishedLate: s.publishedLate,
 		TokensSnapshot: s.tokensSnapshot, Tokens: s.tokens, SettingsSnapshot: s.settingsSnapshot,
-		Failures: len(s.errs), Error: strings.Join(s.errs, "; "),
+		Failures: int64(len(s.errs)), Error: strings.Join(s.errs, "; "),
 	}
 	if !s.auditOK || to.Equal(from) {
 		rec.APITotal = -1

@@ -118,7 +118,7 @@ func (w *worker) snapshotTokens(ctx context.Context) (listed map[string]struct{}
 				return nil, nil, fmt.Errorf("tokens_read of %d IDs: %w", len(fresh), err)
 			}
 			for _, t := range toks {
-				if !validID(t.ID) {
+				if schema.CheckID("id", t.ID) != nil {
 					w.c.metrics.errors.WithLabelValues(w.name, "invalid").Inc()
 					w.log.Error("skipping a token with an invalid id", "id_len", len(t.ID))
 					continue

@@ -3,6 +3,7 @@
 -- description: Who did what to installation tokens and settings over the period: audit actions per actor and
 -- description: per day, who created, revoked and deleted tokens, and tokens created and deleted by the same
 -- description: actor within a short window.
+-- description: minutes_alive has one decimal, halves rounded up (15 seconds is 0.3 minutes) on every ClickHouse version.
 -- param: tenant String = default "Falcon tenant (CID) to report on"
 -- param: since DateTime = 30d "Start of the period (inclusive)"
 -- param: until DateTime = now "End of the period (exclusive)"
@@ -47,8 +48,8 @@ FROM
 (
     SELECT arrayJoin(arrayMap(i -> toDate(@since) + i,
         range(toUInt32(dateDiff('day', toDate(@since), toDate(@until - 1)) + 1)))) AS day
-)
-LEFT JOIN
+) AS days
+GLOBAL LEFT JOIN
 (
     SELECT
         toDate(timestamp) AS day,
@@ -65,7 +66,7 @@ LEFT JOIN
     FROM audit_events FINAL
     WHERE tenant = @tenant AND timestamp >= @since AND timestamp < @until
     GROUP BY day
-) USING day
+) AS counts USING day
 ORDER BY day
 
 -- section: token_events "Tokens created, revoked and deleted"
@@ -90,13 +91,13 @@ FROM
       AND action IN ('token_create', 'token_revoke', 'token_delete')
     ORDER BY at, token_id, action_name, e_actor
     LIMIT @limit
-)
-LEFT JOIN
+) AS events
+GLOBAL LEFT JOIN
 (
     SELECT id AS token_id, label
     FROM tokens FINAL
     WHERE tenant = @tenant
-) USING token_id
+) AS labels USING token_id
 ORDER BY at, token_id, action, actor
 
 -- section: quick_create_delete "Created and deleted by the same actor within the window"
@@ -107,7 +108,7 @@ SELECT
     actor,
     created_at,
     deleted_at,
-    round(dateDiff('second', created_at, deleted_at) / 60, 1) AS minutes_alive
+    floor(dateDiff('second', created_at, deleted_at) / 6 + 0.5) / 10 AS minutes_alive
 FROM
 (
     SELECT *
@@ -118,21 +119,21 @@ FROM
         WHERE tenant = @tenant AND action = 'token_create' AND token_id != ''
           AND timestamp >= subtractSeconds(@since, @window) AND timestamp < @until
         GROUP BY token_id, actor
-    )
-    INNER JOIN
+    ) AS creations
+    GLOBAL INNER JOIN
     (
         SELECT token_id, actor, min(timestamp) AS deleted_at
         FROM audit_events
         WHERE tenant = @tenant AND action = 'token_delete' AND token_id != ''
           AND timestamp >= @since AND timestamp < @until
         GROUP BY token_id, actor
-    ) USING (token_id, actor)
+    ) AS deletions USING (token_id, actor)
     WHERE deleted_at >= created_at AND dateDiff('second', created_at, deleted_at) <= @window
-)
-LEFT JOIN
+) AS quick
+GLOBAL LEFT JOIN
 (
     SELECT id AS token_id, label
     FROM tokens FINAL
     WHERE tenant = @tenant
-) USING token_id
+) AS labels USING token_id
 ORDER BY deleted_at, token_id

@@ -38,8 +38,8 @@ FROM
               AND collected_at > (SELECT maxIf(collected_at, tokens_required = 1) FROM settings_changes WHERE tenant = @tenant)
               AND (SELECT argMax(tokens_required, version) FROM settings_changes WHERE tenant = @tenant) = 0
             GROUP BY tenant
-        )
-        LEFT JOIN
+        ) AS disabled
+        GLOBAL LEFT JOIN
         (
             SELECT
                 tenant,
@@ -54,7 +54,7 @@ FROM
                   AND timestamp > (SELECT maxIf(collected_at, tokens_required = 1) FROM settings_changes WHERE tenant = @tenant)
                 GROUP BY tenant
             )
-        ) USING tenant
+        ) AS explaining USING tenant
         WHERE NOT ignore(ev_times)
     )
 
@@ -102,14 +102,14 @@ FROM
         FROM tokens FINAL
         WHERE tenant = @tenant AND deleted = 0 AND revoked_timestamp IS NULL AND status NOT IN ('revoked', 'expired')
           AND expires_timestamp IS NULL
-    )
-    LEFT JOIN
+    ) AS no_expiry
+    GLOBAL LEFT JOIN
     (
         SELECT token_id, argMin(actor, timestamp) AS created_by
         FROM audit_events
         WHERE tenant = @tenant AND action = 'token_create'
         GROUP BY token_id
-    ) USING token_id
+    ) AS creators USING token_id
 
     UNION ALL
 
@@ -131,27 +131,27 @@ FROM
             WHERE tenant = @tenant AND revoked_timestamp IS NOT NULL AND last_used_timestamp > revoked_timestamp
               AND last_used_timestamp >= @since AND last_used_timestamp < @until
             GROUP BY token_id
-        )
-        LEFT JOIN
+        ) AS used
+        GLOBAL LEFT JOIN
         (
             SELECT id AS token_id, label
             FROM tokens FINAL
             WHERE tenant = @tenant
-        ) USING token_id
-    )
-    LEFT JOIN
+        ) AS labels USING token_id
+    ) AS used_labels
+    GLOBAL LEFT JOIN
     (
         -- The revoke event carries the revocation time: read only the granules holding those instants.
         SELECT token_id, argMax(actor, timestamp) AS revoked_by
         FROM audit_events
-        PREWHERE timestamp IN (
+        PREWHERE timestamp GLOBAL IN (
             SELECT revoked_timestamp FROM token_changes
             WHERE tenant = @tenant AND revoked_timestamp IS NOT NULL AND last_used_timestamp > revoked_timestamp
               AND last_used_timestamp >= @since AND last_used_timestamp < @until
         )
         WHERE tenant = @tenant AND action = 'token_revoke'
         GROUP BY token_id
-    ) USING token_id
+    ) AS revokers USING token_id
 
     UNION ALL
 
@@ -182,8 +182,8 @@ FROM
             )
             GROUP BY token_id
             HAVING deleted_at >= @since AND deleted_at < @until
-        )
-        LEFT JOIN
+        ) AS deletions
+        GLOBAL LEFT JOIN
         (
             -- A revoke long before the deletion shows in the collected state (revoked_seen); the audit
             -- trail covers one the collections missed, shortly before the deletion.
@@ -192,14 +192,14 @@ FROM
             WHERE tenant = @tenant AND action IN ('token_revoke', 'token_restore')
               AND timestamp >= subtractDays(@since, 30) AND timestamp < @until
             GROUP BY token_id
-        ) USING token_id
-    )
-    LEFT JOIN
+        ) AS revokes USING token_id
+    ) AS deletions_revokes
+    GLOBAL LEFT JOIN
     (
         SELECT id AS token_id, label, revoked_timestamp AS revoked_seen
         FROM tokens FINAL
         WHERE tenant = @tenant
-    ) USING token_id
+    ) AS states USING token_id
     WHERE last_revoke_or_restore != 'token_revoke' AND revoked_seen IS NULL
     UNION ALL
 
@@ -250,8 +250,8 @@ FROM
             ARRAY JOIN arrayEnumerate(v) AS i
             WHERE i > 1 AND (old_required != new_required OR old_max != new_max)
               AND change_at >= toUInt32(@since) AND change_at < toUInt32(@until)
-        )
-        LEFT JOIN
+        ) AS changes
+        GLOBAL LEFT JOIN
         (
             SELECT
                 tenant,
@@ -266,7 +266,7 @@ FROM
                   AND timestamp > (SELECT max(collected_at) FROM settings_changes WHERE tenant = @tenant AND collected_at < @since)
                 GROUP BY tenant
             )
-        ) USING tenant
+        ) AS explaining USING tenant
         WHERE NOT ignore(ev_times)
     )
 )

@@ -33,12 +33,12 @@ FROM
     WHERE tenant = @tenant AND deleted = 0 AND revoked_timestamp IS NULL AND status NOT IN ('revoked', 'expired')
       AND (expires_timestamp IS NULL OR expires_timestamp > @now)
       AND ifNull(last_used_timestamp, created_timestamp) < subtractDays(@now, @days)
-)
-LEFT JOIN
+) AS stale
+GLOBAL LEFT JOIN
 (
     SELECT token_id, argMin(actor, timestamp) AS created_by
     FROM audit_events
     WHERE tenant = @tenant AND action = 'token_create'
     GROUP BY token_id
-) USING token_id
+) AS creators USING token_id
 ORDER BY ifNull(last_used, created), token_id

@@ -4,6 +4,8 @@
 -- description: restored, deleted) with the actors, the time to its first use and its active lifetime.
 -- description: It covers the tokens whose collected state changed in the period (created, changed, used, revoked,
 -- description: restored or deleted) or that expired in it, or those a token or label filter names.
+-- description: days_to_first_use and active_days have one decimal, halves rounded up (6 hours is 0.3 days) on every
+-- description: ClickHouse version.
 -- param: tenant String = default "Falcon tenant (CID) to report on"
 -- param: now DateTime = now "Reference time: lifetimes of live tokens run until it"
 -- param: since DateTime = 30d "Start of the period: its audit events make the timeline"
@@ -23,7 +25,7 @@ WHERE tenant = @tenant
   AND (@token != '' OR @label != ''
        OR (created_timestamp >= @since AND created_timestamp < @until)
        OR (expires_timestamp >= @since AND expires_timestamp < @until)
-       OR id IN (SELECT id FROM token_changes
+       OR id GLOBAL IN (SELECT id FROM token_changes
                  WHERE tenant = @tenant AND collected_at >= @since AND collected_at < @until))
 ORDER BY created_timestamp, id
 LIMIT @limit
@@ -40,12 +42,12 @@ SELECT
     created,
     created_by,
     first_used,
-    if(first_used IS NULL, NULL, round(dateDiff('second', created, assumeNotNull(first_used)) / 86400, 1)) AS days_to_first_use,
+    if(first_used IS NULL, NULL, floor(dateDiff('second', created, assumeNotNull(first_used)) / 8640 + 0.5) / 10) AS days_to_first_use,
     revocations,
     restores,
     if(audit_deleted_at IS NULL, if(seen_deleted_at = 0, NULL, toDateTime(seen_deleted_at, 'UTC')), audit_deleted_at) AS deleted_at,
     deleted_by,
-    round(active_seconds / 86400, 1) AS active_days
+    floor(active_seconds / 8640 + 0.5) / 10 AS active_days
 FROM
 (
     SELECT *
@@ -63,8 +65,8 @@ FROM
                         'valid') AS state,
                 created_timestamp AS created
             FROM ({{selected_tokens}})
-        )
-        LEFT JOIN
+        ) AS listed
+        GLOBAL LEFT JOIN
         (
             SELECT
                 token_id,
@@ -106,14 +108,14 @@ FROM
                                               toUInt32(ifNull(expires_timestamp, toDateTime(0))),
                                               toUInt32(created_timestamp)))) AS seen
                     FROM token_changes
-                    PREWHERE id IN (SELECT id FROM ({{selected_tokens}}))
+                    PREWHERE id GLOBAL IN (SELECT id FROM ({{selected_tokens}}))
                     WHERE tenant = @tenant AND collected_at <= @now
                     GROUP BY token_id
                 )
             )
-        ) USING token_id
-    )
-    LEFT JOIN
+        ) AS history USING token_id
+    ) AS listed_history
+    GLOBAL LEFT JOIN
     (
         -- Creation and deletion events of the listed tokens, whenever they happened (a token asked for
         -- by id may have been deleted long before the period). Both actions are rare and lead the
@@ -124,10 +126,10 @@ FROM
             if(countIf(action = 'token_delete') = 0, NULL, minIf(timestamp, action = 'token_delete')) AS audit_deleted_at,
             argMinIf(actor, timestamp, action = 'token_delete') AS deleted_by
         FROM audit_events
-        PREWHERE token_id IN (SELECT id FROM ({{selected_tokens}}))
+        PREWHERE token_id GLOBAL IN (SELECT id FROM ({{selected_tokens}}))
         WHERE tenant = @tenant AND action IN ('token_create', 'token_delete')
         GROUP BY token_id
-    ) USING token_id
+    ) AS audit USING token_id
 )
 ORDER BY created, token_id
 -- ClickHouse 18.16 builds the set of an IN subquery on a key column once more for every level of
@@ -167,7 +169,7 @@ FROM
             SELECT DISTINCT token_id AS e_token, timestamp AS e_at, action AS e_action,
                    actor AS e_actor, description AS e_description
             FROM audit_events
-            PREWHERE token_id IN (SELECT id FROM ({{selected_tokens}}))
+            PREWHERE token_id GLOBAL IN (SELECT id FROM ({{selected_tokens}}))
             WHERE tenant = @tenant
               AND (action = 'token_create' OR (timestamp >= @since AND timestamp < @until))
         )
@@ -195,12 +197,12 @@ FROM
         FROM tokens FINAL
         WHERE tenant = @tenant AND expires_timestamp <= @now
     )
-)
-INNER JOIN
+) AS events
+GLOBAL INNER JOIN
 (
     SELECT id AS token_id, label, created_timestamp AS created
     FROM ({{selected_tokens}})
-) USING token_id
+) AS listed USING token_id
 ORDER BY created, token_id, at, rank, actor, event_key
 -- ClickHouse 18.16 builds the set of an IN subquery on a key column once more for every level of
 -- nesting, to try it on the index; the token lists are scattered ids no index can narrow, so build

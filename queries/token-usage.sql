@@ -2,6 +2,7 @@
 -- title: Token usage
 -- description: How installation tokens were used over the period: tokens used per day, active versus idle
 -- description: valid tokens, the most used tokens, and the tokens never used.
+-- description: pct_of_valid has one decimal, halves rounded up (1 of 16 is 6.3%) on every ClickHouse version.
 -- param: tenant String = default "Falcon tenant (CID) to report on"
 -- param: now DateTime = now "Reference time for states and ages"
 -- param: since DateTime = 30d "Start of the period (inclusive)"
@@ -20,8 +21,8 @@ FROM
 (
     SELECT arrayJoin(arrayMap(i -> toDate(@since) + i,
         range(toUInt32(dateDiff('day', toDate(@since), toDate(@until - 1)) + 1)))) AS day
-)
-LEFT JOIN
+) AS days
+GLOBAL LEFT JOIN
 (
     SELECT
         toDate(used_at) AS day,
@@ -34,7 +35,7 @@ LEFT JOIN
         WHERE tenant = @tenant AND last_used_timestamp >= @since AND last_used_timestamp < @until
     )
     GROUP BY day
-) USING day
+) AS uses USING day
 ORDER BY day
 
 -- section: active_idle "Active and idle valid tokens"
@@ -42,7 +43,7 @@ ORDER BY day
 SELECT
     category,
     tokens,
-    if(valid_tokens = 0, 0, round(100 * tokens / valid_tokens, 1)) AS pct_of_valid
+    if(valid_tokens = 0, 0, floor(1000 * tokens / valid_tokens + 0.5) / 10) AS pct_of_valid
 FROM
 (
     SELECT
@@ -53,11 +54,11 @@ FROM
             WHERE tenant = @tenant AND deleted = 0 AND revoked_timestamp IS NULL AND status NOT IN ('revoked', 'expired')
               AND (expires_timestamp IS NULL OR expires_timestamp > @now)
         ) AS valid_tokens
-)
-LEFT JOIN
+) AS categories
+GLOBAL LEFT JOIN
 (
     SELECT
-        multiIf(id IN (
+        multiIf(id GLOBAL IN (
                     SELECT id FROM token_changes
                     WHERE tenant = @tenant AND last_used_timestamp >= @since AND last_used_timestamp < @until
                 ), 'active',
@@ -68,7 +69,7 @@ LEFT JOIN
     WHERE tenant = @tenant AND deleted = 0 AND revoked_timestamp IS NULL AND status NOT IN ('revoked', 'expired')
       AND (expires_timestamp IS NULL OR expires_timestamp > @now)
     GROUP BY category
-) USING category
+) AS counts USING category
 ORDER BY indexOf(['active', 'idle', 'never_used'], category)
 
 -- section: most_used "Most used tokens"
@@ -96,8 +97,8 @@ FROM
         WHERE tenant = @tenant AND last_used_timestamp >= @since AND last_used_timestamp < @until
     )
     GROUP BY token_id
-)
-LEFT JOIN
+) AS uses
+GLOBAL LEFT JOIN
 (
     SELECT
         id AS token_id,
@@ -108,7 +109,7 @@ LEFT JOIN
                 'valid') AS state
     FROM tokens FINAL
     WHERE tenant = @tenant
-) USING token_id
+) AS states USING token_id
 ORDER BY uses_observed DESC, days_used DESC, last_use DESC, token_id
 LIMIT @top
 
@@ -135,12 +136,12 @@ FROM
         intDiv(dateDiff('second', created_timestamp, @now), 86400) AS age_days
     FROM tokens FINAL
     WHERE tenant = @tenant AND deleted = 0 AND last_used_timestamp IS NULL AND created_timestamp < @until
-)
-LEFT JOIN
+) AS unused
+GLOBAL LEFT JOIN
 (
     SELECT token_id, argMin(actor, timestamp) AS created_by
     FROM audit_events
     WHERE tenant = @tenant AND action = 'token_create'
     GROUP BY token_id
-) USING token_id
+) AS creators USING token_id
 ORDER BY created, token_id

@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -48,7 +47,7 @@ type Coverage struct {
 	SettingsSnapshot bool `json:"settings_snapshot"`
 	// Failures counts the failed steps (settings, tokens, audit); Error
 	// says what failed, "" when nothing did.
-	Failures int    `json:"failures"`
+	Failures int64  `json:"failures"`
 	Error    string `json:"error"`
 }
 
@@ -58,31 +57,38 @@ func (*Coverage) Type() string { return TypeCoverage }
 // Key implements Record.
 func (c *Coverage) Key() string { return c.Tenant }
 
-// decodeCoverage parses and validates a coverage record whose envelope
-// Decode has checked.
-func decodeCoverage(data []byte, env Envelope) (*Coverage, error) {
-	var c Coverage
-	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, &DecodeError{Reason: err.Error(), Err: ErrMalformed}
-	}
-	c.Envelope = env
+var coverageDef = newDef(TypeCoverage, func(r *Coverage) *Envelope { return &r.Envelope }, checkCoverage,
+	[]string{"collection_coverage"}, append(envelopeFields(func(r *Coverage) *Envelope { return &r.Envelope }),
+		fld(func(r *Coverage) any { return &r.PollStarted }, stored),
+		fld(func(r *Coverage) any { return &r.AuditFrom }, stored),
+		fld(func(r *Coverage) any { return &r.AuditTo }, stored),
+		fld(func(r *Coverage) any { return &r.QueryFrom }, stored),
+		fld(func(r *Coverage) any { return &r.APITotal }, stored),
+		fld(func(r *Coverage) any { return &r.Published }, stored),
+		fld(func(r *Coverage) any { return &r.PublishedLate }, stored),
+		fld(func(r *Coverage) any { return &r.TokensSnapshot }, stored),
+		fld(func(r *Coverage) any { return &r.Tokens }, stored),
+		fld(func(r *Coverage) any { return &r.SettingsSnapshot }, stored),
+		fld(func(r *Coverage) any { return &r.Failures }, stored),
+		fld(func(r *Coverage) any { return &r.Error }, stored),
+	)...)
+
+func checkCoverage(c *Coverage) error {
 	switch {
 	case c.PollStarted.IsZero():
-		return nil, invalid("poll_started", "missing")
+		return invalid("poll_started", "missing")
 	case c.AuditTo.IsZero():
-		return nil, invalid("audit_to", "missing")
+		return invalid("audit_to", "missing")
 	case c.AuditFrom != nil && c.AuditTo.Before(*c.AuditFrom):
-		return nil, invalid("audit_to", "before audit_from")
+		return invalid("audit_to", "before audit_from")
 	case c.QueryFrom != nil && c.AuditFrom != nil && c.QueryFrom.After(*c.AuditFrom):
-		return nil, invalid("query_from", "after audit_from")
+		return invalid("query_from", "after audit_from")
 	case c.APITotal < -1:
-		return nil, invalid("api_total", fmt.Sprintf("%d", c.APITotal))
+		return invalid("api_total", fmt.Sprintf("%d", c.APITotal))
 	case c.Published < 0 || c.PublishedLate < 0 || c.PublishedLate > c.Published:
-		return nil, invalid("published_late", "negative or above published")
+		return invalid("published_late", "negative or above published")
 	case c.Tokens < 0 || c.Failures < 0:
-		return nil, invalid("failures", "negative count")
+		return invalid("failures", "negative count")
 	}
-	c.PollStarted, c.AuditTo = c.PollStarted.UTC(), c.AuditTo.UTC()
-	c.AuditFrom, c.QueryFrom = utc(c.AuditFrom), utc(c.QueryFrom)
-	return &c, nil
+	return nil
 }

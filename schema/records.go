@@ -92,6 +92,92 @@ func (*Settings) Type() string { return TypeSettings }
 // Key implements Record.
 func (s *Settings) Key() string { return s.Tenant }
 
+var (
+	auditDef = newDef(TypeAuditEvent, func(r *AuditEvent) *Envelope { return &r.Envelope }, checkAuditEvent,
+		[]string{"audit_events"}, append(envelopeFields(func(r *AuditEvent) *Envelope { return &r.Envelope }),
+			fld(func(r *AuditEvent) any { return &r.ID }, stored),
+			fld(func(r *AuditEvent) any { return &r.Action }, stored|interned),
+			fld(func(r *AuditEvent) any { return &r.Actor }, stored|interned),
+			fld(func(r *AuditEvent) any { return &r.Description }, stored),
+			fld(func(r *AuditEvent) any { return &r.Timestamp }, stored),
+			fld(func(r *AuditEvent) any { return &r.TokenID }, stored),
+		)...)
+	tokenDef = newDef(TypeToken, func(r *Token) *Envelope { return &r.Envelope }, checkToken,
+		[]string{"tokens", "token_changes"}, append(envelopeFields(func(r *Token) *Envelope { return &r.Envelope }),
+			fld(func(r *Token) any { return &r.ID }, stored),
+			fld(func(r *Token) any { return &r.Label }, stored),
+			fld(func(r *Token) any { return &r.TokenType }, stored|interned),
+			fld(func(r *Token) any { return &r.Status }, stored|interned),
+			fld(func(r *Token) any { return &r.ValueFingerprint }, stored),
+			fld(func(r *Token) any { return &r.CreatedTimestamp }, stored),
+			fld(func(r *Token) any { return &r.ExpiresTimestamp }, stored),
+			fld(func(r *Token) any { return &r.LastUsedTimestamp }, stored),
+			fld(func(r *Token) any { return &r.RevokedTimestamp }, stored),
+			fld(func(r *Token) any { return &r.Deleted }, stored),
+		)...)
+	settingsDef = newDef(TypeSettings, func(r *Settings) *Envelope { return &r.Envelope }, checkSettings,
+		[]string{"settings_changes"}, append(envelopeFields(func(r *Settings) *Envelope { return &r.Envelope }),
+			fld(func(r *Settings) any { return &r.MaxActiveTokens }, stored),
+			fld(func(r *Settings) any { return &r.TokensRequired }, stored),
+		)...)
+
+	// registry lists every record type's definition, in the order of Tables.
+	// A new record type is a Go type, its def and an entry here (plus its
+	// JSON Schema file and a migration).
+	registry = []recordDef{auditDef, tokenDef, settingsDef, coverageDef}
+	defs     = func() map[string]recordDef {
+		m := map[string]recordDef{}
+		for _, d := range registry {
+			m[d.recordType()] = d
+		}
+		return m
+	}()
+)
+
+// RecordTypes lists every record_type, in the order of Tables.
+func RecordTypes() []string {
+	out := make([]string, len(registry))
+	for i, d := range registry {
+		out[i] = d.recordType()
+	}
+	return out
+}
+
+// New returns a new, empty record of type typ, or nil for an unknown type.
+func New(typ string) Record {
+	if d, ok := defs[typ]; ok {
+		return d.newRecord()
+	}
+	return nil
+}
+
+func checkAuditEvent(r *AuditEvent) error {
+	if err := CheckID("id", r.ID); err != nil {
+		return err
+	}
+	if r.Timestamp.IsZero() {
+		return invalid("timestamp", "missing")
+	}
+	return nil
+}
+
+func checkToken(r *Token) error {
+	if err := CheckID("id", r.ID); err != nil {
+		return err
+	}
+	if r.CreatedTimestamp.IsZero() && !r.Deleted {
+		return invalid("created_timestamp", "missing")
+	}
+	return nil
+}
+
+func checkSettings(r *Settings) error {
+	if r.MaxActiveTokens != nil && *r.MaxActiveTokens < 0 {
+		return invalid("max_active_tokens", "negative")
+	}
+	return nil
+}
+
 // NewEnvelope returns the common fields for a record of type typ.
 func NewEnvelope(typ, tenant string, collectedAt time.Time) Envelope {
 	return Envelope{RecordType: typ, SchemaVersion: Version, Tenant: tenant, CollectedAt: collectedAt.UTC()}

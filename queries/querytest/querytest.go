@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -58,97 +57,69 @@ func NewDatabase(t testing.TB, s *chtest.Server) (string, driver.Conn) {
 	return db, conn
 }
 
-const tokenColumns = "tenant, id, label, type, status, value_fingerprint, created_timestamp, expires_timestamp, " +
-	"last_used_timestamp, revoked_timestamp, deleted, collected_at, version, schema_version"
-
-// Load inserts f into the database conn points at, one batch per table.
+// Load inserts f into the database conn points at, one batch per table,
+// with the sink's row mapping (schema.Columns).
 func Load(ctx context.Context, conn driver.Conn, f Fixture) error {
-	for _, table := range []string{"tokens", "token_changes"} {
-		if len(f.Tokens) == 0 {
-			break
-		}
-		b, err := conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+tokenColumns+")")
-		if err != nil {
-			return fmt.Errorf("prepare %s: %w", table, err)
-		}
-		for _, t := range f.Tokens {
-			var deleted uint8
-			if t.Deleted {
-				deleted = 1
-			}
-			if err := b.Append(t.Tenant, t.ID, t.Label, t.TokenType, t.Status, t.ValueFingerprint,
-				t.CreatedTimestamp, t.ExpiresTimestamp, t.LastUsedTimestamp, t.RevokedTimestamp,
-				deleted, t.CollectedAt, version(t.CollectedAt), uint16(schema.Version)); err != nil {
-				return fmt.Errorf("append %s %s: %w", table, t.ID, err)
-			}
-		}
-		if err := b.Send(); err != nil {
-			return fmt.Errorf("insert %s: %w", table, err)
+	var audit schema.Columns[schema.AuditEvent]
+	var tokens schema.Columns[schema.Token]
+	var settings schema.Columns[schema.Settings]
+	var coverage schema.Columns[schema.Coverage]
+	for i := range f.Audit {
+		if err := audit.Append(&f.Audit[i]); err != nil {
+			return fmt.Errorf("audit event %s: %w", f.Audit[i].ID, err)
 		}
 	}
-	if len(f.Audit) > 0 {
-		b, err := conn.PrepareBatch(ctx, "INSERT INTO audit_events "+
-			"(tenant, id, action, actor, description, timestamp, token_id, collected_at, version, schema_version)")
-		if err != nil {
-			return fmt.Errorf("prepare audit_events: %w", err)
-		}
-		for _, e := range f.Audit {
-			if err := b.Append(e.Tenant, e.ID, e.Action, e.Actor, e.Description, e.Timestamp, e.TokenID,
-				e.CollectedAt, version(e.CollectedAt), uint16(schema.Version)); err != nil {
-				return fmt.Errorf("append audit event %s: %w", e.ID, err)
-			}
-		}
-		if err := b.Send(); err != nil {
-			return fmt.Errorf("insert audit_events: %w", err)
+	for i := range f.Tokens {
+		if err := tokens.Append(&f.Tokens[i]); err != nil {
+			return fmt.Errorf("token %s: %w", f.Tokens[i].ID, err)
 		}
 	}
-	if len(f.Settings) > 0 {
-		b, err := conn.PrepareBatch(ctx, "INSERT INTO settings_changes "+
-			"(tenant, max_active_tokens, tokens_required, collected_at, version, schema_version)")
-		if err != nil {
-			return fmt.Errorf("prepare settings_changes: %w", err)
-		}
-		for _, s := range f.Settings {
-			var required uint8
-			if s.TokensRequired {
-				required = 1
-			}
-			if err := b.Append(s.Tenant, s.MaxActiveTokens, required, s.CollectedAt, version(s.CollectedAt),
-				uint16(schema.Version)); err != nil {
-				return fmt.Errorf("append settings: %w", err)
-			}
-		}
-		if err := b.Send(); err != nil {
-			return fmt.Errorf("insert settings_changes: %w", err)
+	for i := range f.Settings {
+		if err := settings.Append(&f.Settings[i]); err != nil {
+			return fmt.Errorf("settings of %s: %w", f.Settings[i].Tenant, err)
 		}
 	}
-	if len(f.Coverage) > 0 {
-		b, err := conn.PrepareBatch(ctx, "INSERT INTO collection_coverage (tenant, poll_started, audit_from, audit_to, "+
-			"query_from, api_total, published, published_late, tokens_snapshot, tokens, settings_snapshot, failures, error, "+
-			"collected_at, version, schema_version)")
-		if err != nil {
-			return fmt.Errorf("prepare collection_coverage: %w", err)
+	for i := range f.Coverage {
+		if err := coverage.Append(&f.Coverage[i]); err != nil {
+			return fmt.Errorf("coverage of %s: %w", f.Coverage[i].Tenant, err)
 		}
-		for _, c := range f.Coverage {
-			if err := b.Append(c.Tenant, c.PollStarted, c.AuditFrom, c.AuditTo, c.QueryFrom, c.APITotal, c.Published,
-				c.PublishedLate, boolByte(c.TokensSnapshot), c.Tokens, boolByte(c.SettingsSnapshot), uint32(c.Failures), c.Error,
-				c.CollectedAt, version(c.CollectedAt), uint16(schema.Version)); err != nil {
-				return fmt.Errorf("append coverage: %w", err)
-			}
+	}
+	for _, t := range schema.Tables() {
+		var rows int
+		var values []any
+		switch t.RecordType {
+		case schema.TypeAuditEvent:
+			rows, values = audit.Len(), audit.Values()
+		case schema.TypeToken:
+			rows, values = tokens.Len(), tokens.Values()
+		case schema.TypeSettings:
+			rows, values = settings.Len(), settings.Values()
+		case schema.TypeCoverage:
+			rows, values = coverage.Len(), coverage.Values()
 		}
-		if err := b.Send(); err != nil {
-			return fmt.Errorf("insert collection_coverage: %w", err)
+		if rows == 0 {
+			continue
+		}
+		if err := insert(ctx, conn, t, values); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func boolByte(b bool) uint8 {
-	if b {
-		return 1
+func insert(ctx context.Context, conn driver.Conn, t schema.Table, values []any) error {
+	b, err := conn.PrepareBatch(ctx, t.InsertQuery())
+	if err != nil {
+		return fmt.Errorf("prepare %s: %w", t.Name, err)
 	}
-	return 0
+	defer b.Close()
+	for i, v := range values {
+		if err := b.Column(i).Append(v); err != nil {
+			return fmt.Errorf("%s column %s: %w", t.Name, t.Columns[i].Name, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("insert %s: %w", t.Name, err)
+	}
+	return nil
 }
-
-// version is the sink's ReplacingMergeTree version: collected_at in ns.
-func version(collectedAt time.Time) uint64 { return uint64(collectedAt.UnixNano()) }

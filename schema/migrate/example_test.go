@@ -19,4 +19,5 @@ func ExampleLoad() {
 	}
 	// Output:
 	// 1 0001_init.sql 4 statements
+	// 3 0003_coverage.sql 1 statements
 }

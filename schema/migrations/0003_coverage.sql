@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS collection_coverage (
     tokens_snapshot   UInt8,
     tokens            Int64,
     settings_snapshot UInt8,
-    failures          UInt32,
+    failures          Int64,
     error             String,
     collected_at      DateTime('UTC'),
     version           UInt64,

@@ -38,7 +38,7 @@ func compile() (*Validator, error) {
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
 	v := &Validator{schemas: map[string]*jsonschema.Schema{}}
-	for _, typ := range []string{schema.TypeAuditEvent, schema.TypeToken, schema.TypeSettings, schema.TypeCoverage} {
+	for _, typ := range schema.RecordTypes() {
 		name := schema.JSONSchemaFile(typ)
 		data, err := schema.JSONSchemas.ReadFile(name)
 		if err != nil {

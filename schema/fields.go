@@ -1,0 +1,141 @@
+package schema
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+)
+
+// field is one field of record type R: the single definition from which its
+// JSON (name from R's json tag), its decoding, its ClickHouse column and its
+// JSON Schema type follow. ptr returns a pointer to the field in r; its type
+// says the field's kind:
+//
+//	*string      JSON string                 ClickHouse String
+//	*int         JSON integer (the version)  ClickHouse UInt16
+//	*bool        JSON boolean                ClickHouse UInt8
+//	*time.Time   JSON date-time string       ClickHouse DateTime('UTC')
+//	**time.Time  date-time string or null    ClickHouse Nullable(DateTime('UTC'))
+//	**int64      integer or null             ClickHouse Nullable(Int64)
+//	*int64       JSON integer (a count)      ClickHouse Int64
+type field[R any] struct {
+	name   string // JSON name, from the struct tag
+	ptr    func(r *R) any
+	stored bool // has a ClickHouse column of the same name
+	intern bool // low-cardinality string the sink's decoder shares between records
+}
+
+// Field options for def's field lists.
+const (
+	stored   = 1 << iota // has a ClickHouse column
+	interned             // low-cardinality string
+)
+
+// fld declares a field: ptr returns a pointer to it, opts are stored and
+// interned. Its name comes from the struct tag, so that the two cannot
+// disagree (newDef checks every tagged field is declared once).
+func fld[R any](ptr func(r *R) any, opts int) field[R] {
+	return field[R]{ptr: ptr, stored: opts&stored != 0, intern: opts&interned != 0}
+}
+
+// envelopeFields are the fields every record type starts with, in order.
+func envelopeFields[R any](env func(r *R) *Envelope) []field[R] {
+	return []field[R]{
+		fld(func(r *R) any { return &env(r).RecordType }, interned),
+		fld(func(r *R) any { return &env(r).SchemaVersion }, stored),
+		fld(func(r *R) any { return &env(r).Tenant }, stored|interned),
+		fld(func(r *R) any { return &env(r).CollectedAt }, stored),
+	}
+}
+
+// def is the definition of one record type.
+type def[R any] struct {
+	typ    string
+	fields []field[R]
+	env    func(r *R) *Envelope
+	check  func(r *R) error // type-specific validation, after the common one
+	tables []string         // ClickHouse tables its rows go to
+	byName map[string]int
+}
+
+// newDef names the fields from R's json tags, in the order declared, and
+// panics (at init) when the list and the struct disagree.
+func newDef[R any](typ string, env func(r *R) *Envelope, check func(r *R) error, tables []string, fields ...field[R]) *def[R] {
+	d := &def[R]{typ: typ, env: env, check: check, tables: tables, byName: map[string]int{}}
+	var zero R
+	base := reflect.ValueOf(&zero).Elem()
+	tags := map[uintptr]string{} // field address -> json name
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		for i := 0; i < v.NumField(); i++ {
+			sf := v.Type().Field(i)
+			if sf.Anonymous {
+				walk(v.Field(i))
+				continue
+			}
+			name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+			tags[v.Field(i).Addr().Pointer()] = name
+		}
+	}
+	walk(base)
+	for i, f := range fields {
+		addr := reflect.ValueOf(f.ptr(&zero)).Pointer()
+		name, ok := tags[addr]
+		if !ok {
+			panic(fmt.Sprintf("schema: %s field %d is not a tagged field of %T", typ, i, zero))
+		}
+		delete(tags, addr)
+		switch f.ptr(&zero).(type) {
+		case *string, *int, *int64, *bool, *time.Time, **time.Time, **int64:
+		default:
+			panic(fmt.Sprintf("schema: %s.%s has a type the schema does not map", typ, name))
+		}
+		f.name = name
+		d.fields = append(d.fields, f)
+		d.byName[name] = i
+	}
+	if len(tags) > 0 {
+		panic(fmt.Sprintf("schema: %s: fields %v of %T are not declared", typ, tags, zero))
+	}
+	return d
+}
+
+func (df *def[R]) recordType() string { return df.typ }
+
+func (df *def[R]) newRecord() Record {
+	r := new(R)
+	df.env(r).RecordType = df.typ
+	return any(r).(Record)
+}
+
+// index returns the field named key; hint is where the field is expected
+// (the next one in declaration order, as the collector writes them).
+func (d *def[R]) index(key []byte, hint int) (int, bool) {
+	if hint < len(d.fields) && d.fields[hint].name == string(key) {
+		return hint, true
+	}
+	i, ok := d.byName[string(key)]
+	return i, ok
+}
+
+// ColumnType is the ClickHouse type of a field kind.
+func columnType(p any) string {
+	switch p.(type) {
+	case *string:
+		return "String"
+	case *int:
+		return "UInt16"
+	case *bool:
+		return "UInt8"
+	case *time.Time:
+		return "DateTime('UTC')"
+	case **time.Time:
+		return "Nullable(DateTime('UTC'))"
+	case **int64:
+		return "Nullable(Int64)"
+	case *int64:
+		return "Int64"
+	}
+	panic(fmt.Sprintf("schema: no column type for %T", p))
+}
