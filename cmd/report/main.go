@@ -37,8 +37,8 @@ type CLI struct {
 
 // env is what commands need from outside: where to write, and the clock.
 type env struct {
-	stdout io.Writer
-	now    func() time.Time
+	stdout, stderr io.Writer
+	now            func() time.Time
 }
 
 // usageError marks an error as bad flags or parameters: exit code 2.
@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 		return 2
 	}
 	kctx.BindTo(ctx, (*context.Context)(nil))
-	if err := kctx.Run(&cli.ClickHouseFlags, &env{stdout: stdout, now: now}); err != nil {
+	if err := kctx.Run(&cli.ClickHouseFlags, &env{stdout: stdout, stderr: stderr, now: now}); err != nil {
 		fmt.Fprintln(stderr, "report:", oneLine(err))
 		if errors.As(err, new(usageError)) {
 			return 2

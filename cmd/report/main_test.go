@@ -198,3 +198,18 @@ func TestErrors(t *testing.T) {
 		t.Errorf("missing database: exit %d, %q", code, errOut)
 	}
 }
+
+// TestRunWarnsOnCoverage: a report over a period the pipeline did not record
+// as collected says so on standard error, leaving its output unchanged; a
+// report without a period does not.
+func TestRunWarnsOnCoverage(t *testing.T) {
+	dsn := scenarioDSN(t)
+	code, out, errOut := cli(t, "--clickhouse-dsn", dsn, "run", "admin-activity", "--section", "per_actor", "--format", "csv")
+	if code != 0 || !strings.HasPrefix(out, "actor,") ||
+		errOut != "report: warning: collection coverage of the period: not recorded. The pipeline recorded no collection for this tenant and period: this pack cannot show that the period was fully collected.\n" {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := cli(t, "--clickhouse-dsn", dsn, "run", "stale-tokens"); code != 0 || errOut != "" {
+		t.Errorf("a report without a period: exit %d, stderr %q", code, errOut)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/tokentrail/tokentrail/queries"
 	"github.com/tokentrail/tokentrail/report"
@@ -81,7 +82,39 @@ func (c *RunCmd) Run(ctx context.Context, ch *ClickHouseFlags, e *env) error {
 	if err := report.Render(&buf, format, res); err != nil {
 		return fmt.Errorf("render %s as %s: %w", r.Name, format, err)
 	}
-	return writeOut(e, c.Out, buf.Bytes())
+	if err := writeOut(e, c.Out, buf.Bytes()); err != nil {
+		return err
+	}
+	warnCoverage(qctx, conn, e, r.Name, vals)
+	return nil
+}
+
+// warnCoverage says on standard error when the period of a report is not
+// fully collected (the collection-coverage report for the same tenant and
+// period). The report itself is unchanged: it may be piped into a tool.
+func warnCoverage(ctx context.Context, conn queries.Querier, e *env, name string, vals queries.Values) {
+	since, ok := vals.Time("since")
+	until, _ := vals.Time("until")
+	r, err := queries.Lookup("collection-coverage")
+	if !ok || err != nil || e.stderr == nil || name == r.Name {
+		return
+	}
+	given := map[string]string{"since": since.Format(time.RFC3339), "until": until.Format(time.RFC3339)}
+	if _, ok := vals.Get("tenant"); ok {
+		given["tenant"] = vals.Text("tenant")
+	}
+	cv, err := r.Resolve(given, e.now())
+	if err != nil {
+		return
+	}
+	res, err := queries.Run(ctx, conn, r, cv)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "report: warning: collection coverage unknown: %v\n", oneLine(err))
+		return
+	}
+	if c, ok := report.CoverageOf(res); ok && !c.Complete {
+		fmt.Fprintf(e.stderr, "report: warning: collection coverage of the period: %s. %s\n", c.Headline, c.Detail)
+	}
 }
 
 // given collects parameter values from --param, --tenant, --since and
