@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -118,9 +119,9 @@ func countColour(img image.Image, r, g, b uint8) int {
 
 // csvRows runs one report section as CSV and returns its records, header
 // first.
-func csvRows(t *testing.T, dsn, name, section string) [][]string {
+func csvRows(t *testing.T, dsn, name, section string, extra ...string) [][]string {
 	t.Helper()
-	code, out, errOut := cli(t, "--clickhouse-dsn", dsn, "run", name, "--section", section, "--format", "csv")
+	code, out, errOut := cli(t, append([]string{"--clickhouse-dsn", dsn, "run", name, "--section", section, "--format", "csv"}, extra...)...)
 	if code != 0 {
 		t.Fatalf("run %s --section %s: exit %d: %s", name, section, code, errOut)
 	}
@@ -299,5 +300,49 @@ func TestPackPDFWithoutChromium(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("a PDF was written")
+	}
+}
+
+// TestPackAllTenants: one pack per tenant and an overview comparing them,
+// whose links all resolve and whose figures are each tenant's own.
+func TestPackAllTenants(t *testing.T) {
+	dsn := scenarioDSN(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "review.html")
+	if code, _, errOut := cli(t, "--clickhouse-dsn", dsn, "pack", "--all-tenants", "--out", out); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for _, tenant := range []string{"default", "other"} {
+		row := regexp.MustCompile(`(?s)<tr data-tenant="` + tenant + `"><td><a href="(review-` + tenant + `\.html)">.*?</tr>`).FindStringSubmatch(page)
+		if row == nil {
+			t.Fatalf("overview has no row linking tenant %s:\n%s", tenant, page)
+		}
+		pack, err := os.ReadFile(filepath.Join(dir, row[1]))
+		if err != nil {
+			t.Fatalf("tenant %s: %v", tenant, err)
+		}
+		if !strings.Contains(string(pack), "<dt>Tenant</dt><dd>"+tenant+"</dd>") {
+			t.Errorf("%s is not tenant %s's pack", row[1], tenant)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "review-"+tenant+"-data", "token-inventory--tokens.csv")); err != nil {
+			t.Errorf("tenant %s: %v", tenant, err)
+		}
+		valid := strconv.Itoa(countBy(csvRows(t, dsn, "token-inventory", "tokens", "--tenant", tenant), "state")["valid"])
+		if !strings.Contains(row[0], `<td class="num">`+valid+`</td>`) {
+			t.Errorf("tenant %s: overview row lacks its %s valid tokens:\n%s", tenant, valid, row[0])
+		}
+	}
+	if code, _, errOut := cli(t, "--clickhouse-dsn", dsn, "pack", "--all-tenants", "--tenant", "x", "--out", out); code != 2 || !strings.Contains(errOut, "exclude") {
+		t.Errorf("--all-tenants --tenant: exit %d, %q", code, errOut)
+	}
+	if bin := packcheck.Chromium(t); bin != "" {
+		if rep := packcheck.Check(t, bin, out); len(rep.Broken) > 0 || len(rep.Console) > 0 || len(rep.Wide) > 0 {
+			t.Errorf("overview: broken %q, console %q, wide %q", rep.Broken, rep.Console, rep.Wide)
+		}
 	}
 }
