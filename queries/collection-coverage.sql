@@ -8,6 +8,11 @@
 -- param: until DateTime = now "End of the period (exclusive)"
 -- param: max_gap Duration = 15m "Longest time without a token snapshot (or, at the end, without a poll) that still counts as continuous"
 
+-- fragment: period_windows
+-- The condition on collection_coverage rows that selects the tenant's non-empty audit windows overlapping
+-- the period.
+tenant = @tenant AND audit_to > ifNull(audit_from, toDateTime(0)) AND audit_to > @since AND ifNull(audit_from, toDateTime(0)) < @until
+
 -- section: summary "Collection"
 -- polls and failed_polls count the polls that started in the period; last_collected is the end of the last
 -- poll without a failure; first_collected the start of the first poll ever (before it, token states come
@@ -52,8 +57,7 @@ FROM
                 arrayFilter(x -> length(w) > 0 AND toInt64(u) - toInt64(tupleElement(x, 1)) > @max_gap,
                     [(greatest(arrayReduce('max', tos), s), u, 'after the last audit window')])) AS gaps
         FROM collection_coverage FINAL
-        WHERE tenant = @tenant AND audit_to > ifNull(audit_from, toDateTime(0))
-          AND audit_to > @since AND ifNull(audit_from, toDateTime(0)) < @until
+        WHERE {{period_windows}}
     ) AS audit_windows
     ARRAY JOIN gaps AS g
 
@@ -115,16 +119,13 @@ FROM
             WHERE tenant = @tenant
               AND timestamp >= (
                   SELECT min(ifNull(audit_from, toDateTime(0))) FROM collection_coverage FINAL
-                  WHERE tenant = @tenant AND audit_to > ifNull(audit_from, toDateTime(0))
-                    AND audit_to > @since AND ifNull(audit_from, toDateTime(0)) < @until)
+                  WHERE {{period_windows}})
               AND timestamp < (
                   SELECT max(audit_to) FROM collection_coverage FINAL
-                  WHERE tenant = @tenant AND audit_to > ifNull(audit_from, toDateTime(0))
-                    AND audit_to > @since AND ifNull(audit_from, toDateTime(0)) < @until)
+                  WHERE {{period_windows}})
         ), 0)) AS stored
     FROM collection_coverage FINAL
-    WHERE tenant = @tenant AND audit_to > ifNull(audit_from, toDateTime(0))
-      AND audit_to > @since AND ifNull(audit_from, toDateTime(0)) < @until
+    WHERE {{period_windows}}
 ) AS windows
 WHERE windows > 0
 
