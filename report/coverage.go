@@ -95,8 +95,12 @@ func coverageOf(results []*queries.Result) *coverageView {
 	if _, rec := table(results, "collection-coverage", "reconciliation"); rec != nil && len(rec.Rows) > 0 {
 		r := rowMap(rec)[0]
 		diff, late, uncounted := intOf(r["difference"]), intOf(r["late"]), intOf(r["windows_uncounted"])
+		from := timeText(r["span_from"])
+		if t, ok := r["span_from"].(time.Time); ok && t.Unix() == 0 {
+			from = "the beginning of the audit trail"
+		}
 		line := fmt.Sprintf("reconciliation %s to %s: the API reported %d audit events, ClickHouse holds %d",
-			timeText(r["span_from"]), timeText(r["span_to"]), intOf(r["api_reported"]), intOf(r["stored"]))
+			from, timeText(r["span_to"]), intOf(r["api_reported"]), intOf(r["stored"]))
 		switch {
 		case diff == 0:
 			line += " (no difference)"

@@ -85,10 +85,20 @@ func Summarize(results []*queries.Result, controls *Controls) Summary {
 			}
 		}
 		link := anchor("token-inventory", "tokens")
-		add("tokens_total", "Tokens seen (deleted included)", fmt.Sprint(len(t.Rows)), link, "")
+		add("tokens_total", "Tokens collected (deleted included)", fmt.Sprint(len(t.Rows)), link, "")
 		for _, st := range []string{"valid", "revoked", "expired", "deleted"} {
 			add("tokens_"+st, "Tokens "+st, fmt.Sprint(states[st]), link, "")
 		}
+	}
+	if _, t := table(results, "admin-activity", "per_day"); t != nil {
+		// Deletions in the audit trail include tokens no collection saw.
+		n := 0.0
+		if i := t.Column("deleted"); i >= 0 {
+			for _, row := range t.Rows {
+				n += toFloat(row[i])
+			}
+		}
+		add("deletions_in_period", "Token deletions in the period (audit trail)", formatTick(n), anchor("admin-activity", "per_day"), "")
 	}
 	if _, t := table(results, "expiring-tokens", "never_expire"); t != nil {
 		add("never_expire", "Valid tokens that never expire", fmt.Sprint(len(t.Rows)), anchor("expiring-tokens", "never_expire"), "")

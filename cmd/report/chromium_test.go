@@ -205,6 +205,12 @@ func TestPackAudit(t *testing.T) {
 		"expiring_soon":  fmt.Sprint(len(csvRows(t, dsn, "expiring-tokens", "expiring")) - 1),
 		"stale":          fmt.Sprint(len(csvRows(t, dsn, "stale-tokens", "stale")) - 1),
 	}
+	deletions := 0
+	for _, r := range csvRows(t, dsn, "admin-activity", "per_day")[1:] {
+		n, _ := strconv.Atoi(r[7]) // day,actions,actors,created,updated,revoked,restored,deleted
+		deletions += n
+	}
+	want["deletions_in_period"] = strconv.Itoa(deletions)
 	limit := csvRows(t, dsn, "policy-findings", "active_vs_limit")
 	last := limit[len(limit)-1]
 	want["active_vs_limit"] = last[1] + " of " + last[2]
@@ -218,7 +224,7 @@ func TestPackAudit(t *testing.T) {
 			t.Errorf("summary figure %s = %q, the reports say %q", k, rep.Figures[k], v)
 		}
 	}
-	if states["valid"] == 0 || states["deleted"] == 0 || want["tokens_required"] != "false" {
+	if states["valid"] == 0 || states["deleted"] == 0 || deletions == 0 || want["tokens_required"] != "false" {
 		t.Errorf("the scenario should have valid and deleted tokens and tokens_required off: %v %v", states, want)
 	}
 	findings := countBy(csvRows(t, dsn, "policy-findings", "findings"), "finding", "severity")
