@@ -292,6 +292,7 @@ func (w *worker) poll(ctx context.Context) error {
 	upper := w.c.now().Add(-w.c.cfg.SettleLag)
 	w.stats = pollStats{started: w.c.now(), from: w.auditFrom()}
 	var errs []error
+	ran := false
 	for _, step := range []struct {
 		stage string
 		run   func(context.Context) error
@@ -303,6 +304,7 @@ func (w *worker) poll(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
+		ran = true
 		if err := step.run(ctx); err != nil {
 			if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 				break
@@ -317,6 +319,9 @@ func (w *worker) poll(ctx context.Context) error {
 	w.c.metrics.pollDur.WithLabelValues(w.name).Observe(time.Since(start).Seconds())
 	// The coverage record also goes out when ctx ended mid-poll (within the
 	// shutdown grace): what this poll published must be counted somewhere.
+	if !ran {
+		return nil // stopped before the poll began: nothing to account for
+	}
 	if err := w.publishCoverage(ctx); err != nil && ctx.Err() == nil {
 		errs = append(errs, fmt.Errorf("tenant %s: coverage: %w", w.name, err))
 	}

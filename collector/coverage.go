@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/segmentio/kafka-go"
 
@@ -73,7 +74,7 @@ func (w *worker) publishCoverage(ctx context.Context) error {
 		PollStarted: s.started.UTC(), AuditTo: to.UTC(), APITotal: s.apiTotal,
 		Published: s.published, PublishedLate: s.publishedLate,
 		TokensSnapshot: s.tokensSnapshot, Tokens: s.tokens, SettingsSnapshot: s.settingsSnapshot,
-		Failures: int64(len(s.errs)), Error: strings.Join(s.errs, "; "),
+		Failures: int64(len(s.errs)), Error: truncate(strings.Join(s.errs, "; "), maxCoverageError),
 	}
 	if !s.auditOK || to.Equal(from) {
 		rec.APITotal = -1
@@ -105,4 +106,18 @@ func (w *worker) publishCoverage(ctx context.Context) error {
 		return w.commit(pctx)
 	}
 	return nil
+}
+
+// maxCoverageError bounds a coverage record's error text: enough to say
+// what failed, not a log.
+const maxCoverageError = 1000
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
