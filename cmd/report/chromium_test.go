@@ -291,6 +291,16 @@ func TestPackAudit(t *testing.T) {
 	if !packcheck.PDFHasTitle(b, "Installation token review") {
 		t.Error("PDF lacks the pack's title")
 	}
+	// The printed links still lead to the CSV files, one per section.
+	csvLinks := 0
+	for _, l := range packcheck.PDFLinks(b) {
+		if strings.HasPrefix(l, "file://"+dir+"/pack-data/") && strings.HasSuffix(l, ".csv") {
+			csvLinks++
+		}
+	}
+	if csvLinks < 15 || !strings.Contains(string(b), "/Dest") {
+		t.Errorf("PDF: %d links to CSV files (want one per section), internal links: %v", csvLinks, strings.Contains(string(b), "/Dest"))
+	}
 	if _, err := os.Stat(filepath.Join(dir, "pack-data", "policy-findings--findings.csv")); err != nil {
 		t.Errorf("the PDF's HTML and CSV files are not beside it: %v", err)
 	}

@@ -212,3 +212,15 @@ func strconvHex4(r rune) string {
 	const digits = "0123456789abcdef"
 	return string([]byte{digits[r>>12&15], digits[r>>8&15], digits[r>>4&15], digits[r&15]})
 }
+
+var uriRe = regexp.MustCompile(`/URI ?\(([^)]*)\)`)
+
+// PDFLinks returns the targets of a PDF's external links (Chromium writes
+// link annotations uncompressed).
+func PDFLinks(b []byte) []string {
+	var out []string
+	for _, m := range uriRe.FindAllSubmatch(b, -1) {
+		out = append(out, string(m[1]))
+	}
+	return out
+}
