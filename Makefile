@@ -34,12 +34,13 @@ test: test-deps lint
 	CHDB_LIB_PATH=$(CHDB_LIB_PATH) $(GO) test -tags chdb -race -count=1 -timeout 40m $(PKGS)
 	$(MAKE) fuzz
 
-# ClickHouse 18.16 for the integration tests, chDB (26.7) for the differential SQL tests,
-# Chromium for the review-pack render test.
+# ClickHouse 18.16 for the integration tests, ZooKeeper for the cluster tests (internal/chcluster),
+# chDB (26.7) for the differential SQL tests, Chromium for the review-pack render test, kcat and
+# openssl for the SIEM tests (cmd/ingest).
 test-deps:
 	deploy/local/clickhouse.sh install
 	deploy/local/chdb.sh install
-	deploy/local/apt.sh chromium
+	deploy/local/apt.sh zookeeper chromium kcat openssl
 
 lint: vet fmt-check
 
@@ -54,6 +55,7 @@ fmt-check:
 # Bounded fuzzing of the FQL parser.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./falcon/falcontest/fql/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./schema/
 
 # Benchmarks; results are recorded in docs/benchmarks.md.
 bench: test-deps

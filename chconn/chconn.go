@@ -145,6 +145,26 @@ func Open(ctx context.Context, c Config) (driver.Conn, error) {
 	return conn, nil
 }
 
+// OpenHost connects to one server, addr host:port (for example one replica
+// of a cluster, as system.clusters names it), with the configuration's
+// credentials, TLS, timeouts and database, and checks that it answers.
+func OpenHost(ctx context.Context, c Config, addr string) (driver.Conn, error) {
+	opts, err := c.Options()
+	if err != nil {
+		return nil, err
+	}
+	opts.Addr = []string{addr}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("chconn: open %s: %w", addr, err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("chconn: ping %s: %w", addr, err)
+	}
+	return conn, nil
+}
+
 func exec(ctx context.Context, opts *clickhouse.Options, query string) error {
 	conn, err := clickhouse.Open(opts)
 	if err != nil {

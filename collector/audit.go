@@ -20,10 +20,11 @@ import (
 // because they were already published: once the batch is acknowledged,
 // every event of the window sorted before maxTS has been published.
 type auditBatch struct {
-	msgs  []kafka.Message
-	ids   []string
-	ts    []time.Time
-	maxTS time.Time
+	msgs     []kafka.Message
+	ids      []string
+	ts       []time.Time
+	tokenIDs []string
+	maxTS    time.Time
 }
 
 // collectAudit exports audit events with timestamps in
@@ -113,6 +114,7 @@ func (w *worker) commitAudit(ctx context.Context, b auditBatch) error {
 	before := st.Cursor
 	for i, id := range b.ids {
 		st.Recent[id] = b.ts[i]
+		w.noteEvent(b.tokenIDs[i], id, b.ts[i])
 	}
 	if b.maxTS.After(st.Cursor) {
 		st.Cursor = b.maxTS
@@ -237,6 +239,7 @@ func (w *worker) fetchPage(ctx context.Context, ids []string, known map[string]t
 	b.msgs = make([]kafka.Message, 0, len(events))
 	b.ids = make([]string, 0, len(events))
 	b.ts = make([]time.Time, 0, len(events))
+	b.tokenIDs = make([]string, 0, len(events))
 	for _, e := range events {
 		if _, asked := inPage[e.ID]; !asked {
 			continue // an ID we did not ask for
@@ -247,7 +250,7 @@ func (w *worker) fetchPage(ctx context.Context, ids []string, known map[string]t
 			w.log.Error("skipping an audit event the API sent without a usable id or timestamp", "id", safeID(e.ID), "timestamp", e.Timestamp)
 			continue
 		}
-		m, err := Message(w.c.cfg.Topics.AuditEvents, AuditRecord(w.name, now, e))
+		m, err := Message(w.c.cfg.Topics.AuditEvents, AuditRecord(w.cid, w.name, now, e))
 		if err != nil {
 			return b, err
 		}
@@ -256,6 +259,7 @@ func (w *worker) fetchPage(ctx context.Context, ids []string, known map[string]t
 		b.msgs = append(b.msgs, m)
 		b.ids = append(b.ids, e.ID)
 		b.ts = append(b.ts, ts)
+		b.tokenIDs = append(b.tokenIDs, e.TokenID)
 		if ts.After(b.maxTS) {
 			b.maxTS = ts
 		}
@@ -294,4 +298,44 @@ func safeID(id string) string {
 		return fmt.Sprintf("%q...", id[:80])
 	}
 	return fmt.Sprintf("%q", id)
+}
+
+// noteEvent remembers the newest audit event the poll saw about a token
+// ("" for settings events), to explain the changes its snapshots find.
+func (w *worker) noteEvent(tokenID, id string, at time.Time) {
+	if w.events == nil {
+		w.events = map[string]auditRef{}
+	}
+	if prev, ok := w.events[tokenID]; !ok || at.After(prev.at) {
+		w.events[tokenID] = auditRef{id: id, at: at}
+	}
+}
+
+// peekAudit reads the audit events the settle lag keeps from this poll
+// (timestamp >= upper) without publishing them or moving the cursor: they
+// explain the changes the snapshots find now (a change is usually younger
+// than the settle lag when the next snapshot sees it); the next polls
+// publish them as usual. It is best effort: on an error the records fall
+// back to the snapshot's bounds.
+func (w *worker) peekAudit(ctx context.Context, upper time.Time) error {
+	p := falcon.NewPager(w.api.QueryAuditEvents, falcon.Query{Filter: "timestamp:>=" + falcon.FQLTime(upper),
+		Sort: falcon.DefaultAuditSort, Limit: w.c.cfg.PageLimit},
+		falcon.PagerConfig{PageLimit: w.c.cfg.PageLimit, OffsetCap: w.c.cfg.OffsetCap})
+	for p.Next(ctx) {
+		evs, err := w.api.GetAuditEvents(ctx, p.IDs())
+		w.apiDone(err)
+		if err != nil {
+			w.log.Warn("could not read recent audit events; changes get snapshot times", "err", err)
+			return nil
+		}
+		for _, e := range evs {
+			if schema.CheckID("id", e.ID) == nil && !e.Timestamp.IsZero() {
+				w.noteEvent(e.TokenID, e.ID, e.Timestamp)
+			}
+		}
+	}
+	if err := p.Err(); err != nil && !errors.Is(err, falcon.ErrOffsetCap) && ctx.Err() == nil {
+		w.log.Warn("could not query recent audit events; changes get snapshot times", "err", err)
+	}
+	return nil
 }

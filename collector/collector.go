@@ -15,6 +15,7 @@ import (
 
 	"github.com/tokentrail/tokentrail/collector/checkpoint"
 	"github.com/tokentrail/tokentrail/falcon"
+	"github.com/tokentrail/tokentrail/schema"
 )
 
 // API is the part of the Falcon client the collector uses; *falcon.Client
@@ -25,6 +26,8 @@ type API interface {
 	QueryTokens(ctx context.Context, q falcon.Query) (falcon.QueryResult, error)
 	GetTokens(ctx context.Context, ids []string) ([]falcon.Token, error)
 	GetCustomerSettings(ctx context.Context) (falcon.CustomerSettings, error)
+	// CID is the customer ID the client acts for.
+	CID(ctx context.Context) (string, error)
 }
 
 // Publisher writes a batch of records and returns once Kafka acknowledged
@@ -208,6 +211,12 @@ type worker struct {
 
 	state *checkpoint.State
 
+	// Per poll: the Falcon CID, and the newest audit event published about
+	// each token ("" for settings events), which explain the changes the
+	// poll's snapshots find.
+	cid    string
+	events map[string]auditRef
+
 	lastCommit atomic.Int64 // unix ns of the last checkpoint commit
 	cursor     atomic.Int64 // unix ns of the audit cursor
 	apiOK      atomic.Int64 // unix ns of the last successful Falcon call
@@ -284,22 +293,26 @@ func (w *worker) loop(ctx context.Context) {
 	}
 }
 
-// poll runs one cycle: settings, tokens, then audit events up to now minus
-// the settle lag. Settings and tokens go first because they are cheap and a
-// long audit backfill must not delay them.
+// poll runs one cycle: audit events up to now minus the settle lag, a peek at
+// the newer ones, then tokens and settings. The audit trail goes first so
+// that the snapshots can take a change's time from the audit event that made
+// it (explain); during a long backfill the first snapshot waits for it.
 func (w *worker) poll(ctx context.Context) error {
 	start := time.Now()
 	upper := w.c.now().Add(-w.c.cfg.SettleLag)
 	w.stats = pollStats{started: w.c.now(), from: w.auditFrom()}
 	var errs []error
 	ran := false
+	clear(w.events)
 	for _, step := range []struct {
 		stage string
 		run   func(context.Context) error
 	}{
-		{"settings", w.collectSettings},
-		{"tokens", w.collectTokens},
+		{"cid", w.readCID},
 		{"audit", func(ctx context.Context) error { return w.collectAudit(ctx, upper) }},
+		{"recent audit", func(ctx context.Context) error { return w.peekAudit(ctx, upper) }},
+		{"tokens", w.collectTokens},
+		{"settings", w.collectSettings},
 	} {
 		if ctx.Err() != nil {
 			break
@@ -311,8 +324,8 @@ func (w *worker) poll(ctx context.Context) error {
 			}
 			errs = append(errs, fmt.Errorf("tenant %s: %s: %w", w.name, step.stage, err))
 			w.stats.errs = append(w.stats.errs, step.stage+": "+err.Error())
-			if errors.Is(err, falcon.ErrAuth) {
-				break // the other steps would only fail to authenticate again
+			if errors.Is(err, falcon.ErrAuth) || w.cid == "" {
+				break // the other steps would only fail to authenticate again, or lack the CID
 			}
 		}
 	}
@@ -330,6 +343,20 @@ func (w *worker) poll(ctx context.Context) error {
 		return nil
 	}
 	return errors.Join(errs...)
+}
+
+// readCID learns the tenant's Falcon CID, which every record carries.
+func (w *worker) readCID(ctx context.Context) error {
+	cid, err := w.api.CID(ctx)
+	w.apiDone(err)
+	if err != nil {
+		return err
+	}
+	if err := schema.CheckID("cid", cid); err != nil {
+		return fmt.Errorf("the API client's CID %q: %w", cid, err)
+	}
+	w.cid = cid
+	return nil
 }
 
 // commit saves the checkpoint. Callers call it only after Kafka acknowledged

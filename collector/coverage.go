@@ -58,41 +58,65 @@ func (w *worker) countAudit(ctx context.Context, from, to time.Time) int64 {
 	return res.Total
 }
 
+// PollCoverage is what one poll collected (see schema.Coverage). A zero
+// AuditFrom or QueryFrom is the beginning of the audit trail; APITotal is -1
+// when unknown.
+type PollCoverage struct {
+	Started, AuditFrom, AuditTo, QueryFrom time.Time
+	APITotal, Published, PublishedLate     int64
+	TokensSnapshot, SettingsSnapshot       bool
+	Tokens                                 int64
+	Errors                                 []string
+}
+
+// CoverageRecord builds the coverage record of a poll, times at the
+// contract's precision.
+func CoverageRecord(cid, tenant string, collectedAt time.Time, p PollCoverage) *schema.Coverage {
+	opt := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		u := schema.Truncate(t)
+		return &u
+	}
+	return &schema.Coverage{
+		Envelope:    schema.NewEnvelope(schema.TypeCoverage, cid, tenant, collectedAt),
+		PollStarted: schema.Truncate(p.Started), AuditFrom: opt(p.AuditFrom), AuditTo: schema.Truncate(p.AuditTo),
+		QueryFrom: opt(p.QueryFrom), APITotal: p.APITotal, Published: p.Published, PublishedLate: p.PublishedLate,
+		TokensSnapshot: p.TokensSnapshot, Tokens: p.Tokens, SettingsSnapshot: p.SettingsSnapshot,
+		Failures: int64(len(p.Errors)), Error: truncate(strings.Join(p.Errors, "; "), maxCoverageError),
+	}
+}
+
 // publishCoverage publishes the poll's coverage record and, once Kafka has
 // it, moves the checkpoint's Covered to the end of the window read. A
 // coverage record that cannot be published leaves Covered where it was: the
 // next poll's window then includes this one's, and reports see no gap.
 func (w *worker) publishCoverage(ctx context.Context) error {
+	if w.cid == "" {
+		// The CID lookup failed: no record can name its tenant's CID. The
+		// missing poll shows as a gap in the next record's coverage.
+		return nil
+	}
 	s := &w.stats
 	from := s.from
 	to := from
 	if s.auditOK && s.auditTo.After(from) {
 		to = s.auditTo
 	}
-	rec := &schema.Coverage{
-		Envelope:    schema.NewEnvelope(schema.TypeCoverage, w.name, w.c.now()),
-		PollStarted: s.started.UTC(), AuditTo: to.UTC(), APITotal: s.apiTotal,
-		Published: s.published, PublishedLate: s.publishedLate,
-		TokensSnapshot: s.tokensSnapshot, Tokens: s.tokens, SettingsSnapshot: s.settingsSnapshot,
-		Failures: int64(len(s.errs)), Error: truncate(strings.Join(s.errs, "; "), maxCoverageError),
+	p := PollCoverage{Started: s.started, AuditFrom: from, AuditTo: to, QueryFrom: s.queryFrom, APITotal: s.apiTotal,
+		Published: s.published, PublishedLate: s.publishedLate, TokensSnapshot: s.tokensSnapshot, Tokens: s.tokens,
+		SettingsSnapshot: s.settingsSnapshot, Errors: s.errs}
+	switch {
+	case !s.auditOK:
+		p.APITotal = -1
+	case !to.After(from):
+		p.APITotal = 0
 	}
-	if !s.auditOK || to.Equal(from) {
-		rec.APITotal = -1
-		if s.auditOK {
-			rec.APITotal = 0
-		}
+	if p.QueryFrom.IsZero() {
+		p.QueryFrom = from
 	}
-	if !from.IsZero() {
-		f := from.UTC()
-		rec.AuditFrom = &f
-	}
-	if !s.queryFrom.IsZero() {
-		q := s.queryFrom.UTC()
-		rec.QueryFrom = &q
-	} else if rec.AuditFrom != nil {
-		rec.QueryFrom = rec.AuditFrom
-	}
-	m, err := Message(w.c.cfg.Topics.Coverage, rec)
+	m, err := Message(w.c.cfg.Topics.Coverage, CoverageRecord(w.cid, w.name, w.c.now(), p))
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ type tokenChange struct {
 // the previous snapshot is part of the checkpoint, so a restart does not
 // re-publish unchanged tokens.
 func (w *worker) collectTokens(ctx context.Context) error {
+	started := w.c.now()
 	listed, snap, err := w.snapshotTokens(ctx)
 	w.apiDone(err)
 	if err != nil {
@@ -54,13 +55,16 @@ func (w *worker) collectTokens(ctx context.Context) error {
 	pctx, stop := graceContext(ctx, w.c.cfg.ShutdownTimeout)
 	defer stop()
 	now := w.c.now()
+	after, until := w.state.TokensSeenAt, w.state.TokensSeenUntil
 	for len(changes) > 0 {
 		n := min(len(changes), w.c.cfg.PageLimit)
 		batch := changes[:n]
 		changes = changes[n:]
 		msgs := make([]kafka.Message, 0, n)
 		for _, ch := range batch {
-			m, err := Message(w.c.cfg.Topics.Tokens, TokenRecord(w.name, now, ch.id, ch.state, ch.deleted))
+			rec := TokenRecord(w.cid, w.name, now, ch.id, ch.state, ch.deleted)
+			explain(&rec.Envelope, &rec.Change, w.events[ch.id], after, until)
+			m, err := Message(w.c.cfg.Topics.Tokens, rec)
 			if err != nil {
 				return err
 			}
@@ -82,6 +86,13 @@ func (w *worker) collectTokens(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+	}
+	// Every token now matches this snapshot, unless tokens_read left some
+	// listed token out (settled by the next poll, which must not take this
+	// snapshot as its bound). Saved with the next commit; until then the
+	// older bound stays correct.
+	if len(snap) == len(listed) {
+		w.state.TokensSeenAt, w.state.TokensSeenUntil = started, now
 	}
 	return nil
 }

@@ -57,7 +57,7 @@ func TestRecords(t *testing.T) {
 	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.FixedZone("x", 3600))
 	ev := falcon.AuditEvent{ID: "5d2e8f41a7c94b0e86f3d1a2b9c07e54", Action: "token_teleport", Actor: "ops@example.com",
 		Description: "new kind of action", Timestamp: at, TokenID: "c3f0a9e1b2d84f6a9e0d1c2b3a4f5e6d"}
-	m, err := collector.Message("audit", collector.AuditRecord("acme", at, ev))
+	m, err := collector.Message("audit", collector.AuditRecord(testCID, "acme", at, ev))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,11 +70,13 @@ func TestRecords(t *testing.T) {
 	}
 	a := rec.(*schema.AuditEvent)
 	if a.Action != "token_teleport" || a.Tenant != "acme" || !a.Timestamp.Equal(at) || a.Timestamp.Location() != time.UTC ||
-		a.TokenID != ev.TokenID || a.Actor != ev.Actor || a.Description != ev.Description || a.SchemaVersion != 1 {
+		a.TokenID != ev.TokenID || a.Actor != ev.Actor || a.Description != ev.Description || a.SchemaVersion != schema.Version ||
+		a.CID != testCID || !a.EventTime.Equal(at) || a.EventTimeSource != schema.EventTimeAudit || a.ActorKind != schema.ActorUser {
 		t.Fatalf("audit record %+v from %+v", a, ev)
 	}
-	if string(m.Key) != ev.ID || m.Topic != "audit" || len(m.Headers) != 2 || m.Headers[0].Key != "record_type" ||
-		string(m.Headers[0].Value) != "audit_event" || m.Headers[1].Key != "schema_version" || string(m.Headers[1].Value) != "1" {
+	if string(m.Key) != ev.ID || m.Topic != "audit" || len(m.Headers) != 3 || m.Headers[0].Key != "record_type" ||
+		string(m.Headers[0].Value) != "audit_event" || m.Headers[1].Key != "schema_version" || string(m.Headers[1].Value) != "2" ||
+		m.Headers[2].Key != "event_time" || string(m.Headers[2].Value) != "2025-06-01T11:00:00.000000Z" || !m.Time.IsZero() {
 		t.Fatalf("message %+v", m)
 	}
 
@@ -92,7 +94,7 @@ func TestRecords(t *testing.T) {
 		t.Fatalf("fingerprint of no value = %q, want empty", fp)
 	}
 	for _, deleted := range []bool{false, true} {
-		m, err := collector.Message("tokens", collector.TokenRecord("acme", at, tok.ID, st, deleted))
+		m, err := collector.Message("tokens", collector.TokenRecord(testCID, "acme", at, tok.ID, st, deleted))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,14 +109,18 @@ func TestRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 		tr := r.(*schema.Token)
-		if tr.Deleted != deleted || tr.Status != "expired" || tr.TokenType != "some_future_type" || tr.ExpiresTimestamp == nil ||
+		wantStatus := "expired"
+		if deleted {
+			wantStatus = schema.StatusDeleted
+		}
+		if tr.Deleted != deleted || tr.Status != wantStatus || tr.TokenType != "some_future_type" || tr.ExpiresTimestamp == nil ||
 			!tr.ExpiresTimestamp.Equal(exp) || tr.LastUsedTimestamp != nil || tr.Label != tok.Label {
 			t.Fatalf("token record %+v", tr)
 		}
 	}
 
 	for _, s := range []falcon.CustomerSettings{{TokensRequired: true}, {MaxActiveTokens: ptr(int64(0))}, {MaxActiveTokens: ptr(int64(50))}} {
-		m, err := collector.Message("settings", collector.SettingsRecord("acme", at, collector.SettingsState(s)))
+		m, err := collector.Message("settings", collector.SettingsRecord(testCID, "acme", at, collector.SettingsState(s)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -285,3 +291,6 @@ func (s *syncBuf) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// testCID is the Falcon CID of the test records.
+const testCID = "0123456789abcdef0123456789abcdef"

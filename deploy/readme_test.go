@@ -306,11 +306,11 @@ func TestREADMETopicContract(t *testing.T) {
 		}
 	}
 	for _, typ := range schema.RecordTypes() {
-		if _, err := schema.JSONSchemas.ReadFile(schema.JSONSchemaFile(typ)); err != nil {
+		if _, err := schema.JSONSchemas.ReadFile(schema.JSONSchemaFile(typ, schema.Version)); err != nil {
 			t.Errorf("schema for %s: %v", typ, err)
 		}
-		if !strings.Contains(text, "(schema/"+schema.JSONSchemaFile(typ)+")") {
-			t.Errorf("README.md does not link schema/%s", schema.JSONSchemaFile(typ))
+		if !strings.Contains(text, "(schema/"+schema.JSONSchemaFile(typ, schema.Version)+")") {
+			t.Errorf("README.md does not link schema/%s", schema.JSONSchemaFile(typ, schema.Version))
 		}
 	}
 }

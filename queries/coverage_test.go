@@ -16,7 +16,7 @@ import (
 // beginning), with the API's total and the published count.
 func poll(start, from, to int, api, published int64, tokens bool, failure string) schema.Coverage {
 	at := func(m int) time.Time { return covBase.Add(time.Duration(m) * time.Minute) }
-	c := schema.Coverage{Envelope: schema.NewEnvelope(schema.TypeCoverage, "cov", at(start).Add(10*time.Second)),
+	c := schema.Coverage{Envelope: schema.NewEnvelope(schema.TypeCoverage, "cid0", "cov", at(start).Add(10*time.Second)),
 		PollStarted: at(start), AuditTo: at(to), APITotal: api, Published: published, TokensSnapshot: tokens,
 		SettingsSnapshot: tokens}
 	if from >= 0 {

@@ -39,9 +39,9 @@ func Tables() []Table {
 func (df *def[R]) tablesOf() []Table {
 	var cols []Column
 	var zero R
-	for _, f := range df.fields {
+	for _, f := range df.columnOrder() {
 		if f.stored {
-			cols = append(cols, Column{f.name, columnType(f.ptr(&zero))})
+			cols = append(cols, Column{f.column, columnType(f.ptr(&zero))})
 		}
 	}
 	cols = append(cols, versionColumn)
@@ -134,7 +134,7 @@ func defOf[R any]() *def[R] {
 func (df *def[R]) newColumns() []column[R] {
 	var cols []column[R]
 	var zero R
-	for _, f := range df.fields {
+	for _, f := range df.columnOrder() {
 		if !f.stored {
 			continue
 		}
@@ -173,6 +173,15 @@ func (df *def[R]) newColumns() []column[R] {
 		}
 	}
 	return append(cols, &col[R, uint64]{get: func(r *R) (uint64, error) { return uint64(df.env(r).CollectedAt.UnixNano()), nil }})
+}
+
+// columnOrder is the order of a table's columns: the type's own fields, then
+// the envelope's, so that a time ClickHouse cannot store is reported in the
+// field it came from (a schema_version 1 event_time is derived from
+// timestamp).
+func (df *def[R]) columnOrder() []field[R] {
+	n := len(envelopeFields(df.env))
+	return append(append([]field[R]{}, df.fields[n:]...), df.fields[:n]...)
 }
 
 // col is one column buffer of element type V.

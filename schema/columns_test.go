@@ -2,6 +2,7 @@ package schema_test
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -17,16 +18,16 @@ func TestRowsRejectTimesDateTimeCannotHold(t *testing.T) {
 		field string
 	}{
 		{func() error {
-			return audit.Append(&schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, "t", now), ID: "a",
+			return audit.Append(&schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, testCID, "t", now), ID: "a",
 				Timestamp: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)})
 		}, "timestamp"},
 		{func() error {
-			return audit.Append(&schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, "t",
+			return audit.Append(&schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, testCID, "t",
 				time.Date(2107, 1, 1, 0, 0, 0, 0, time.UTC)), ID: "a", Timestamp: now})
 		}, "collected_at"},
 		{func() error {
-			return tokens.Append(&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, "t", now), ID: "k", CreatedTimestamp: now,
-				RevokedTimestamp: ptr(time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC))})
+			return tokens.Append(&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, testCID, "t", now), ID: "k", TokenState: schema.TokenState{CreatedTimestamp: now,
+				RevokedTimestamp: ptr(time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC))}})
 		}, "revoked_timestamp"},
 	} {
 		err := tc.add()
@@ -44,7 +45,7 @@ func TestRowsRejectTimesDateTimeCannotHold(t *testing.T) {
 		}
 	}
 	// A deleted token seen without created_timestamp is stored at the epoch.
-	if err := tokens.Append(&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, "t", now), ID: "gone", Deleted: true}); err != nil {
+	if err := tokens.Append(&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, testCID, "t", now), ID: "gone", Deleted: true}); err != nil {
 		t.Fatal(err)
 	}
 	row := map[string]any{}
@@ -94,4 +95,39 @@ func index0(c any) any {
 		return c[0]
 	}
 	panic(c)
+}
+
+// testCID is the Falcon CID of the test records.
+const testCID = "0123456789abcdef0123456789abcdef"
+
+// Equal tells apart states that differ in any one field, and compares times
+// as instants.
+func TestTokenStateEqual(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	base := schema.TokenState{Label: "l", TokenType: "t", Status: "valid", ValueFingerprint: "f", CreatedTimestamp: now,
+		ExpiresTimestamp: ptr(now), LastUsedTimestamp: ptr(now), RevokedTimestamp: ptr(now)}
+	same := base
+	same.CreatedTimestamp = now.In(time.FixedZone("x", 3600))
+	same.ExpiresTimestamp = ptr(now.In(time.FixedZone("y", -3600)))
+	if !base.Equal(same) {
+		t.Error("the same instants in other zones differ")
+	}
+	v := reflect.ValueOf(&base).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		changed := base
+		f := reflect.ValueOf(&changed).Elem().Field(i)
+		switch p := f.Addr().Interface().(type) {
+		case *string:
+			*p += "x"
+		case *time.Time:
+			*p = p.Add(time.Second)
+		case **time.Time:
+			*p = nil
+		default:
+			t.Fatalf("field %s of a type the test does not change", v.Type().Field(i).Name)
+		}
+		if base.Equal(changed) || changed.Equal(base) {
+			t.Errorf("a change of %s is not seen", v.Type().Field(i).Name)
+		}
+	}
 }

@@ -59,6 +59,8 @@ func invalid(field, reason string) error {
 // recordDef is what Decode needs of a record type's definition.
 type recordDef interface {
 	recordType() string
+	describe() []Field
+	marshal(r Record) ([]byte, bool)
 	newRecord() Record
 	tablesOf() []Table
 	fast(d *Decoder, data []byte, i int) (Record, bool)
@@ -86,6 +88,9 @@ func Decode(data []byte) (Record, error) {
 // included, to encoding/json for the verdict.
 type Decoder struct {
 	intern map[string]string
+	// last holds, per interned field (field.slot), the string it decoded
+	// last: the CID, tenant and enums repeat record after record.
+	last []string
 }
 
 const maxInterned = 4096
@@ -98,11 +103,26 @@ func (d *Decoder) Decode(data []byte) (Record, error) {
 	return decodeStrict(data)
 }
 
-func (d *Decoder) str(b []byte) string {
+func (d *Decoder) slot(i int) *string {
+	if d.last == nil {
+		d.last = make([]string, internSlots)
+	}
+	return &d.last[i]
+}
+
+// str returns b as a shared string. last is the field's slot for the
+// value it had in the previous record (nil: none), checked first.
+func (d *Decoder) str(b []byte, last *string) string {
+	if last != nil && *last == string(b) && *last != "" {
+		return *last
+	}
 	if d.intern == nil {
 		d.intern = make(map[string]string)
 	}
 	if s, ok := d.intern[string(b)]; ok {
+		if last != nil {
+			*last = s
+		}
 		return s
 	}
 	s := string(b)
@@ -110,6 +130,9 @@ func (d *Decoder) str(b []byte) string {
 		clear(d.intern)
 	}
 	d.intern[s] = s
+	if last != nil {
+		*last = s
+	}
 	return s
 }
 
@@ -201,7 +224,7 @@ func scanValue[R any](d *Decoder, f field[R], r *R, data []byte, i int) (int, bo
 		s, next, ok := scanString(data, i)
 		if ok {
 			if f.intern {
-				*p = d.str(s)
+				*p = d.str(s, d.slot(f.slot))
 			} else {
 				*p = string(s)
 			}
@@ -211,7 +234,9 @@ func scanValue[R any](d *Decoder, f field[R], r *R, data []byte, i int) (int, bo
 		if null {
 			return i + 4, true
 		}
-		return scanTime(data, i, p)
+		next, ok := scanTime(data, i, p)
+		*p = p.UTC() // what normalize does on the strict path
+		return next, ok
 	case **time.Time:
 		if null {
 			*p = nil
@@ -219,6 +244,9 @@ func scanValue[R any](d *Decoder, f field[R], r *R, data []byte, i int) (int, bo
 		}
 		t := new(time.Time)
 		next, ok := scanTime(data, i, t)
+		if *t = t.UTC(); t.IsZero() {
+			t = nil
+		}
 		*p = t
 		return next, ok
 	case *bool:
@@ -279,15 +307,16 @@ func (df *def[R]) strict(data []byte) (Record, error) {
 	if err := json.Unmarshal(data, r); err != nil {
 		return nil, &DecodeError{Reason: err.Error(), Err: ErrMalformed}
 	}
+	df.normalize(r)
 	if err := df.finish(r); err != nil {
 		return nil, err
 	}
 	return any(r).(Record), nil
 }
 
-// finish normalizes every time to UTC (an optional zero time to nil) and
-// validates r: the common rules, then the type's.
-func (df *def[R]) finish(r *R) error {
+// normalize puts every time in UTC and an optional zero time to nil, as the
+// fast path does while it scans.
+func (df *def[R]) normalize(r *R) {
 	for _, f := range df.fields {
 		switch p := f.ptr(r).(type) {
 		case *time.Time:
@@ -300,6 +329,11 @@ func (df *def[R]) finish(r *R) error {
 			}
 		}
 	}
+}
+
+// finish validates a normalized r: the common rules, then the type's (which
+// also fill in what schema_version 1 lacks).
+func (df *def[R]) finish(r *R) error {
 	env := df.env(r)
 	if v := env.SchemaVersion; v < 1 || v > Version {
 		return &DecodeError{Field: "schema_version", Reason: fmt.Sprintf("%d (this build reads 1 to %d)", v, Version), Err: ErrUnsupportedVersion}
@@ -309,6 +343,22 @@ func (df *def[R]) finish(r *R) error {
 	}
 	if env.CollectedAt.IsZero() {
 		return invalid("collected_at", "missing")
+	}
+	if env.SchemaVersion >= 2 {
+		if env.CID == "" {
+			return invalid("cid", "empty")
+		}
+		if env.EventTime.IsZero() {
+			return invalid("event_time", "missing")
+		}
+		if s := env.EventTimeSource; s != EventTimeAudit && s != EventTimeSnapshot {
+			return invalid("event_time_source", fmt.Sprintf("%q (want %q or %q)", s, EventTimeAudit, EventTimeSnapshot))
+		}
+	} else {
+		// What schema_version 1 lacks, derived as the collector would have
+		// written it: the sink stores both versions alike. The CID stays
+		// unknown ("").
+		env.EventTime, env.EventTimeSource = env.CollectedAt, EventTimeSnapshot
 	}
 	return df.check(r)
 }

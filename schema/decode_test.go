@@ -34,6 +34,9 @@ var decodeSeeds = []string{
 	`{"record_type":"settings","schema_version":1,"tenant":"t1","collected_at":"2026-01-02T03:04:05Z",}`,
 	"{\"record_type\":\"settings\",\"schema_version\":1,\"tenant\":\"\xff\",\"collected_at\":\"2026-01-02T03:04:05Z\"}",
 	`[]`, `null`, ``, `{}`, `{"tenant":5}`,
+	`{"record_type":"audit_event","schema_version":2,"cid":"c1","tenant":"t1","collected_at":"2026-01-02T03:04:05.123456Z","event_time":"2026-01-02T03:04:05.000000Z","event_time_source":"audit_event","id":"ev-1","action":"a","actor":"x@y","actor_kind":"user","description":"d","timestamp":"2026-01-02T03:04:05.000000Z","token_id":null}`,
+	`{"record_type":"token","schema_version":2,"cid":"c1","tenant":"t1","collected_at":"2026-02-30T03:04:05.123456Z","event_time":"2026-01-02T24:04:05.000000Z","event_time_source":"snapshot","id":"k","created_timestamp":"0000-01-02T03:04:05.000000Z","changed_after":"2026-01-02T03:04:05.000000+01:00","audit_event_id":null}`,
+	`{"record_type":"settings","schema_version":2,"cid":"c1","tenant":"t1","collected_at":"2026-01-02T03:04:05.123456Z","event_time":"2026-01-02T03:04:05.123456Z","event_time_source":"snapshot","id":"s","max_active_tokens":null,"tokens_required":true,"audit_event_id":"e","changed_after":null}`,
 }
 
 // FuzzDecode checks that the fast path never disagrees with encoding/json
@@ -84,6 +87,7 @@ func full[R any](df *def[R], now time.Time) *R {
 		}
 	}
 	df.env(r).RecordType = df.typ
+	df.env(r).EventTimeSource = EventTimeAudit
 	return r
 }
 
@@ -91,15 +95,15 @@ func full[R any](df *def[R], now time.Time) *R {
 // writes it: a field it did not read would send every record to
 // encoding/json (and fail this test).
 func TestFastPathTakesCollectorRecords(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	now := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
 	exp := now.Add(time.Hour)
 	max := int64(3)
 	for _, rec := range []Record{
 		full(auditDef, now), full(tokenDef, now), full(settingsDef, now),
-		&AuditEvent{Envelope: NewEnvelope(TypeAuditEvent, "t", now), ID: "e", Action: "a", Timestamp: now},
-		&Token{Envelope: NewEnvelope(TypeToken, "t", now), ID: "k", CreatedTimestamp: now, ExpiresTimestamp: &exp},
-		&Settings{Envelope: NewEnvelope(TypeSettings, "t", now), MaxActiveTokens: &max},
-		&Settings{Envelope: NewEnvelope(TypeSettings, "t", now)},
+		&AuditEvent{Envelope: NewEnvelope(TypeAuditEvent, "0123456789abcdef0123456789abcdef", "t", now), ID: "e", Action: "a", Timestamp: now},
+		&Token{Envelope: NewEnvelope(TypeToken, "0123456789abcdef0123456789abcdef", "t", now), ID: "k", TokenState: TokenState{CreatedTimestamp: now, ExpiresTimestamp: &exp}},
+		&Settings{Envelope: NewEnvelope(TypeSettings, "0123456789abcdef0123456789abcdef", "t", now), ID: "s1", MaxActiveTokens: &max},
+		&Settings{Envelope: NewEnvelope(TypeSettings, "0123456789abcdef0123456789abcdef", "t", now), ID: "s2"},
 	} {
 		data, err := json.Marshal(rec)
 		if err != nil {
@@ -133,11 +137,17 @@ func TestDecodeErrorsKeepTheirKind(t *testing.T) {
 // BenchmarkDecode compares encoding/json (strict) with a Decoder (the
 // sink's, reused across records) on an audit event as the collector writes it.
 func BenchmarkDecode(b *testing.B) {
-	data := []byte(decodeSeeds[0])
+	v2 := &AuditEvent{Envelope: NewEnvelope(TypeAuditEvent, "0123456789abcdef0123456789abcdef", "t1", time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)),
+		ID: "ev-1", Action: "create_token", Actor: "alice", Description: "Created", Timestamp: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), TokenID: "tok-1"}
+	v2.Complete()
+	v2data, _ := Marshal(v2)
 	for _, bc := range []struct {
 		name string
+		data []byte
 		fn   func([]byte) (Record, error)
-	}{{"strict", decodeStrict}, {"decoder", new(Decoder).Decode}} {
+	}{{"strict", []byte(decodeSeeds[0]), decodeStrict}, {"decoder", []byte(decodeSeeds[0]), new(Decoder).Decode},
+		{"decoder-v2", v2data, new(Decoder).Decode}} {
+		data := bc.data
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

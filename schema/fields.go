@@ -22,21 +22,34 @@ import (
 type field[R any] struct {
 	name   string // JSON name, from the struct tag
 	ptr    func(r *R) any
-	stored bool // has a ClickHouse column of the same name
-	intern bool // low-cardinality string the sink's decoder shares between records
+	stored bool   // has a ClickHouse column
+	column string // its name: the field's, unless as says otherwise
+	intern bool   // low-cardinality string the sink's decoder shares between records
+	null   bool   // a string whose "" is JSON null (ClickHouse keeps '')
+	slot   int    // an interned field's index in Decoder.last
 }
+
+// internSlots counts the interned fields of every record type.
+var internSlots int
 
 // Field options for def's field lists.
 const (
-	stored   = 1 << iota // has a ClickHouse column
-	interned             // low-cardinality string
+	stored    = 1 << iota // has a ClickHouse column
+	interned              // low-cardinality string
+	nullEmpty             // string: "" is written as null
 )
 
 // fld declares a field: ptr returns a pointer to it, opts are stored and
 // interned. Its name comes from the struct tag, so that the two cannot
 // disagree (newDef checks every tagged field is declared once).
 func fld[R any](ptr func(r *R) any, opts int) field[R] {
-	return field[R]{ptr: ptr, stored: opts&stored != 0, intern: opts&interned != 0}
+	return field[R]{ptr: ptr, stored: opts&stored != 0, intern: opts&interned != 0, null: opts&nullEmpty != 0}
+}
+
+// as names the ClickHouse column of a stored field whose name differs.
+func (f field[R]) as(column string) field[R] {
+	f.column = column
+	return f
 }
 
 // envelopeFields are the fields every record type starts with, in order.
@@ -44,8 +57,11 @@ func envelopeFields[R any](env func(r *R) *Envelope) []field[R] {
 	return []field[R]{
 		fld(func(r *R) any { return &env(r).RecordType }, interned),
 		fld(func(r *R) any { return &env(r).SchemaVersion }, stored),
+		fld(func(r *R) any { return &env(r).CID }, stored|interned),
 		fld(func(r *R) any { return &env(r).Tenant }, stored|interned),
 		fld(func(r *R) any { return &env(r).CollectedAt }, stored),
+		fld(func(r *R) any { return &env(r).EventTime }, stored),
+		fld(func(r *R) any { return &env(r).EventTimeSource }, stored|interned),
 	}
 }
 
@@ -92,6 +108,13 @@ func newDef[R any](typ string, env func(r *R) *Envelope, check func(r *R) error,
 			panic(fmt.Sprintf("schema: %s.%s has a type the schema does not map", typ, name))
 		}
 		f.name = name
+		if f.stored && f.column == "" {
+			f.column = name
+		}
+		if f.intern {
+			f.slot = internSlots
+			internSlots++
+		}
 		d.fields = append(d.fields, f)
 		d.byName[name] = i
 	}
@@ -138,4 +161,51 @@ func columnType(p any) string {
 		return "Int64"
 	}
 	panic(fmt.Sprintf("schema: no column type for %T", p))
+}
+
+// Field describes one field of a record type, for documentation and for the
+// tests that hold the JSON Schemas to the definition.
+type Field struct {
+	Name     string // JSON name
+	JSONType string // "string", "integer", "boolean" or "time" (a TimeLayout string)
+	Nullable bool   // may be null
+	Column   string // ClickHouse column; "" when not stored
+}
+
+// Fields lists the fields of recordType in the order records carry them; nil
+// for an unknown type.
+func Fields(recordType string) []Field {
+	if d, ok := defs[recordType]; ok {
+		return d.describe()
+	}
+	return nil
+}
+
+func (df *def[R]) describe() []Field {
+	var zero R
+	out := make([]Field, len(df.fields))
+	for i, f := range df.fields {
+		d := Field{Name: f.name}
+		switch f.ptr(&zero).(type) {
+		case *string:
+			d.JSONType, d.Nullable = "string", f.null
+		case *int:
+			d.JSONType = "integer"
+		case *bool:
+			d.JSONType = "boolean"
+		case *time.Time:
+			d.JSONType = "time"
+		case **time.Time:
+			d.JSONType, d.Nullable = "time", true
+		case **int64:
+			d.JSONType, d.Nullable = "integer", true
+		case *int64:
+			d.JSONType = "integer"
+		}
+		if f.stored {
+			d.Column = f.column
+		}
+		out[i] = d
+	}
+	return out
 }

@@ -19,6 +19,7 @@ type batch struct {
 	deadLetters []deadLetter
 	commits     []kafka.Message // topic, partition and offset only
 	records     int             // records fetched into this batch
+	bytes       int             // their values' bytes
 	started     time.Time       // when the first record arrived
 	seq         uint64          // bumped by reset
 }
@@ -37,7 +38,7 @@ func (b *batch) reset() {
 	clear(b.deadLetters) // release the message values
 	b.deadLetters = b.deadLetters[:0]
 	b.commits = b.commits[:0]
-	b.records = 0
+	b.records, b.bytes = 0, 0
 	b.started = time.Time{}
 	b.seq++
 }

@@ -24,15 +24,19 @@ type Config struct {
 	// BatchAge flushes a batch this long after its first record; default 2s.
 	BatchAge time.Duration
 
-	// FetchMaxBytes bounds one fetch response per partition; default 1 MiB.
-	FetchMaxBytes int
+	// MemoryBudget is the memory, in bytes, the sink sizes its buffers
+	// from: the bytes a batch may hold before it flushes (a batch also
+	// flushes on BatchRows and BatchAge), the reader's queue and fetch
+	// size (see budget.go for the rule). It is not a hard limit: set the
+	// Go runtime's soft limit with SetMemoryLimit. Default 256 MiB; at
+	// least 16 MiB.
+	MemoryBudget int64
+
 	// FetchMaxWait is how long the client waits for a fetch when no data
 	// is ready (the broker is asked for 3/4 of it); default 1s. Closing the
 	// reader waits for pending fetches, so it takes up to this long; Drain,
 	// which closes it as soon as it is done, uses at most drainMaxWait.
 	FetchMaxWait time.Duration
-	// QueueCapacity is the reader's queue of fetched messages; default 1000.
-	QueueCapacity int
 
 	// SessionTimeout, HeartbeatInterval and RebalanceTimeout are the group
 	// timings; defaults 30s, 3s and 30s. A crashed member's partitions move
@@ -87,9 +91,8 @@ func DefaultConfiguration() Config {
 		Topics:            DefaultTopics(),
 		BatchRows:         50_000,
 		BatchAge:          2 * time.Second,
-		FetchMaxBytes:     1 << 20,
+		MemoryBudget:      256 << 20,
 		FetchMaxWait:      time.Second,
-		QueueCapacity:     1000,
 		SessionTimeout:    30 * time.Second,
 		HeartbeatInterval: 3 * time.Second,
 		RebalanceTimeout:  30 * time.Second,
@@ -122,8 +125,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Topics.AuditEvents == "" || c.Topics.Tokens == "" || c.Topics.Settings == "" || c.Topics.DLQ == "" {
 		return c, fmt.Errorf("%w: every topic needs a name: %+v", ErrConfig, c.Topics)
 	}
-	if c.BatchRows < 0 || c.BatchAge < 0 || c.FetchMaxBytes < 0 || c.QueueCapacity < 0 {
-		return c, fmt.Errorf("%w: negative batch or fetch size", ErrConfig)
+	if c.BatchRows < 0 || c.BatchAge < 0 {
+		return c, fmt.Errorf("%w: negative batch size or age", ErrConfig)
+	}
+	if c.MemoryBudget < minMemoryBudget {
+		return c, fmt.Errorf("%w: memory budget %d MiB is under the minimum of %d MiB", ErrConfig, c.MemoryBudget>>20, minMemoryBudget>>20)
 	}
 	def := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {
@@ -137,9 +143,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	defInt(&c.BatchRows, d.BatchRows)
 	def(&c.BatchAge, d.BatchAge)
-	defInt(&c.FetchMaxBytes, d.FetchMaxBytes)
 	def(&c.FetchMaxWait, d.FetchMaxWait)
-	defInt(&c.QueueCapacity, d.QueueCapacity)
 	def(&c.SessionTimeout, d.SessionTimeout)
 	def(&c.HeartbeatInterval, d.HeartbeatInterval)
 	def(&c.RebalanceTimeout, d.RebalanceTimeout)

@@ -1,12 +1,16 @@
 // Package sink consumes the tokentrail topics and writes them to ClickHouse.
 //
 // One kafka-go consumer group reads the audit-event, token and settings
-// topics. A fetch goroutine decodes records into column buffers; a second
-// goroutine inserts each batch (one PrepareBatch per table, explicit column
-// lists) and then commits the batch's offsets. Only two batches exist, so
-// when ClickHouse is slow or down the fetch goroutine waits for a free
-// batch, the reader's bounded queue fills, and fetching stops: memory stays
-// bounded by Config.BatchRows and the reader's queue.
+// topics. A fetch loop decodes records into column buffers; a flush loop
+// inserts each batch (one PrepareBatch per table, explicit column lists)
+// and then commits the batch's offsets. A batch is handed off when it holds
+// Config.BatchRows records, or 1/16 of Config.MemoryBudget in record bytes,
+// or is Config.BatchAge old. Only two batches exist, so when ClickHouse is
+// slow or down the fetch loop waits for a free batch, the reader's bounded
+// queue fills, and fetching stops: memory stays bounded by the budget
+// whatever the producer's batching, compression and record sizes (the
+// sizing rule is in budget.go and docs/design.md). SetMemoryLimit sets the
+// Go runtime's soft limit to match, for a process that runs a sink.
 //
 // Delivery is at least once. Offsets are committed only after every insert
 // and dead-letter write of their batch succeeded; retryable ClickHouse and
@@ -24,16 +28,19 @@
 // tokentrail_sink_wrong_topic_records_total: it is self-describing, so
 // nothing is gained by dead-lettering it.
 //
-// Drain (ingest sink --once) reads the end offset of every partition when it
-// starts and returns once the group's committed offsets reach them, whichever
-// member of the group committed. It assumes the last offset of a partition
-// holds a record, as on the plain topics the collector writes (a compacted or
-// transactional topic could end on a gap the group never commits past).
-// While it waits it logs, at info level, the partitions not committed yet.
+// Drain (ingest sink --once) is Run plus a watcher: it reads the end offset
+// of every partition when it starts, and the watcher stops the run once the
+// group's committed offsets reach them, whichever member of the group
+// committed. It assumes the last offset of a partition holds a record, as
+// on the plain topics the collector writes (a compacted or transactional
+// topic could end on a gap the group never commits past). While draining,
+// the fetch loop hands off a batch as soon as no record arrived for 100 ms,
+// and the watcher logs, at info level, the partitions not committed yet.
 // When the group's committed offsets do not advance for SessionTimeout +
-// RebalanceTimeout + BatchAge, it rejoins the group with a new member: a
-// member that died while joining can be assigned partitions it never
-// commits, and the coordinator drops members that do not rejoin.
+// RebalanceTimeout + BatchAge, the watcher has the fetch loop rejoin the
+// group with a new member: a member that died while joining can be
+// assigned partitions it never commits, and the coordinator drops members
+// that do not rejoin.
 //
 // A record that cannot be decoded or validated (invalid JSON, unknown
 // record_type, a schema_version newer than this build, a field failing

@@ -36,3 +36,13 @@ func Example() {
 		panic(err)
 	}
 }
+
+// A process whose work is a sink sets the Go runtime's soft memory limit
+// from its environment (GOMEMLIMIT, else the cgroup's limit) or its budget
+// before it starts the sink. It changes the process's runtime settings, so
+// it is compiled but not run.
+func ExampleSetMemoryLimit() {
+	cfg := sink.DefaultConfiguration()
+	limit := sink.SetMemoryLimit(cfg.MemoryBudget, slog.Default())
+	slog.Info("memory", "limit_mib", limit>>20, "budget_mib", cfg.MemoryBudget>>20)
+}

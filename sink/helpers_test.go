@@ -161,21 +161,21 @@ func msg(rec schema.Record) kafka.Message {
 }
 
 func auditEvent(tenant string, i int, collected time.Time) kafka.Message {
-	return msg(&schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, tenant, collected),
+	return msg(&schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, testCID, tenant, collected),
 		ID: fmt.Sprintf("ev-%07d", i), Action: "update_token", Actor: "alice@example.com",
 		Description: "Updated token", Timestamp: base.Add(-time.Duration(i) * time.Minute), TokenID: fmt.Sprintf("tok-%04d", i%100)})
 }
 
 func token(tenant string, i int, collected time.Time, status string) kafka.Message {
 	exp := collected.Add(30 * 24 * time.Hour)
-	return msg(&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, tenant, collected),
-		ID: fmt.Sprintf("tok-%04d", i), Label: "ci", TokenType: "installation", Status: status,
-		ValueFingerprint: "fp", CreatedTimestamp: base.Add(-time.Hour), ExpiresTimestamp: &exp})
+	return msg(&schema.Token{Envelope: schema.NewEnvelope(schema.TypeToken, testCID, tenant, collected),
+		ID: fmt.Sprintf("tok-%04d", i), TokenState: schema.TokenState{Label: "ci", TokenType: "installation", Status: status,
+			ValueFingerprint: "fp", CreatedTimestamp: base.Add(-time.Hour), ExpiresTimestamp: &exp}})
 }
 
 func settings(tenant string, maxActive int64, collected time.Time) kafka.Message {
-	return msg(&schema.Settings{Envelope: schema.NewEnvelope(schema.TypeSettings, tenant, collected),
-		MaxActiveTokens: &maxActive, TokensRequired: true})
+	return msg(&schema.Settings{Envelope: schema.NewEnvelope(schema.TypeSettings, testCID, tenant, collected),
+		ID: schema.SettingsID(testCID, tenant, collected), MaxActiveTokens: &maxActive, TokensRequired: true})
 }
 
 // metricValue sums a metric's samples whose labels include want.
@@ -215,3 +215,6 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string, want map[s
 }
 
 var server *chtest.Server
+
+// testCID is the Falcon CID of the test records.
+const testCID = "0123456789abcdef0123456789abcdef"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -124,57 +123,6 @@ func (s *Sink) reportLag(ctx context.Context, client *kafka.Client, topics []str
 			s.m.lag.WithLabelValues(tp.topic, partitionLabel(tp.partition)).Set(float64(lagOf(b, committed[tp])))
 		}
 	}
-}
-
-// drainLogEvery is how often Drain logs what it still waits for.
-const drainLogEvery = 5 * time.Second
-
-// stallAfter is how long Drain waits for the group's committed offsets to
-// advance before it rejoins the group: a dead member is out of the group
-// after SessionTimeout, the rebalance that follows takes at most
-// RebalanceTimeout, and a live owner commits within BatchAge of a fetch.
-func (c Config) stallAfter() time.Duration {
-	return c.SessionTimeout + c.RebalanceTimeout + c.BatchAge
-}
-
-// drained reports whether the group's committed offsets reached every
-// target, whichever member committed them, and whether they stalled: did
-// not advance for Config.stallAfter. It logs what it waits for at info
-// level every drainLogEvery.
-func (p *pipeline) drained(ctx context.Context) (done, stalled bool) {
-	s := p.s
-	now := time.Now()
-	committed, err := s.committed(ctx, p.client, keys(p.targets))
-	if ctx.Err() != nil { // stopping: the fetch loop sees it next
-		return false, false
-	}
-	if err != nil {
-		// Transient: keep fetching and check again later.
-		s.log.Warn("checking the group's offsets", "err", err)
-		return false, now.Sub(p.progressAt) >= s.cfg.stallAfter()
-	}
-	var left int64
-	var waiting []string
-	for tp, target := range p.targets {
-		if c := committed[tp]; c < target {
-			left += target - max(c, 0)
-			waiting = append(waiting, fmt.Sprintf("%s/%d committed %d of %d", tp.topic, tp.partition, c, target))
-		}
-	}
-	if len(waiting) == 0 {
-		s.log.Info("drained to the end offsets seen at start", "partitions", len(p.targets), "rejoins", p.rejoins)
-		return true, false
-	}
-	if left != p.left {
-		p.left, p.progressAt = left, now
-	}
-	if now.Sub(p.loggedAt) >= drainLogEvery {
-		p.loggedAt = now
-		slices.Sort(waiting)
-		s.log.Info("draining: waiting for the group to commit up to the end offsets seen at start",
-			"records_left", left, "partitions", waiting, "since_progress", now.Sub(p.progressAt).Round(time.Millisecond))
-	}
-	return false, now.Sub(p.progressAt) >= s.cfg.stallAfter()
 }
 
 func keys[V any](m map[topicPartition]V) []topicPartition {

@@ -18,7 +18,6 @@ import (
 func testClickHouseOutage(t *testing.T) {
 	e := newEnv(t, 3)
 	cfg := e.config("outage")
-	cfg.QueueCapacity = 100
 	s, reg := e.newSink(cfg)
 	c, cancel := context.WithCancel(context.Background())
 	defer cancel()

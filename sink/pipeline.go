@@ -2,67 +2,33 @@ package sink
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
-	"github.com/sethvargo/go-retry"
 )
 
 // batches is how many batches circulate: one filling while the other is
-// written. It bounds memory to two batches plus the reader's queue.
+// written. With the batches' byte bound (budget.batchBytes) it bounds what
+// the sink holds ahead of ClickHouse.
 const batches = 2
 
-// idleTick is how often Drain checks the group's offsets when no record
-// arrives.
-const idleTick = 500 * time.Millisecond
-
-type topicPartition struct {
-	topic     string
-	partition int
-}
-
-// partition is the fetch goroutine's state for one partition.
-type partition struct {
-	topicPartition
-	wantType string // record type expected on this topic
-	records  prometheus.Counter
-	batch    *batch // the batch holding our commit entry,
-	seq      uint64 // at this batch.seq,
-	idx      int    // at this index of batch.commits
-	target   int64  // Drain: end offset at start; -1 when not drained
-	reached  bool
-}
-
-// pipeline runs one Run or Drain: the fetch loop in the calling goroutine,
-// flushes in another.
+// pipeline is one Run or Drain. A fetch loop (fetcher, in the calling
+// goroutine) fills batches and a flush loop (flushLoop, in another)
+// writes them; they pass batches through full and free, so only two
+// exist. Drain adds a drainWatcher, which stops the run once the group's
+// committed offsets reach the end offsets seen at start.
 type pipeline struct {
-	s      *Sink
+	s *Sink
+	// reader is replaced only by the fetch loop, and only once every batch
+	// is back (waitFlushed), so the flush loop never commits on a stale one.
 	reader *kafka.Reader
-	client *kafka.Client // for offsets
-	dec    *decoder
-	once   bool
-	topics []string
-
-	parts map[topicPartition]*partition
-	last  *partition
-
-	// Drain state.
-	targets    map[topicPartition]int64
-	unreached  int       // partitions with a target not fetched up to it yet
-	reachedAll bool      // set once when unreached drops to 0
-	left       int64     // records the group has left to commit up to the targets
-	progressAt time.Time // when left last changed, or the group was last joined
-	loggedAt   time.Time // when drained last logged
-	rejoins    int
 
 	free   chan *batch // flushed batches back to the fetch loop
 	full   chan *batch // batches to flush
 	spares []*batch    // free batches the fetch loop holds
+	// committed is signalled (without blocking) after every commit.
+	committed chan struct{}
 
 	failOnce sync.Once
 	failed   chan struct{} // closed on a fatal flush error
@@ -70,27 +36,41 @@ type pipeline struct {
 	cancel   context.CancelFunc // stops fetching
 }
 
-func (p *pipeline) run(ctx context.Context) error {
+// runPipeline consumes topics until ctx is done, a flush fails or, with a
+// watcher, the watcher is satisfied.
+func (s *Sink) runPipeline(ctx context.Context, client *kafka.Client, topics []string, w *drainWatcher) error {
 	fetchCtx, cancelFetch := context.WithCancel(ctx)
 	defer cancelFetch()
-	p.cancel = cancelFetch
 	// Flushes outlive ctx by ShutdownTimeout, to write what was fetched.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(p.s.cfg.ShutdownTimeout, cancelWork) })
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(s.cfg.ShutdownTimeout, cancelWork) })
 	defer stop()
 
-	p.free, p.full, p.failed = make(chan *batch, batches), make(chan *batch), make(chan struct{})
+	p := &pipeline{s: s, reader: s.newReader(topics, w != nil), cancel: cancelFetch,
+		free: make(chan *batch, batches), full: make(chan *batch), committed: make(chan struct{}, 1),
+		failed: make(chan struct{})}
+	defer func() { s.closeReader(p.reader) }()
 	for range batches {
 		p.free <- &batch{}
 	}
-	go p.s.reportLag(fetchCtx, p.client, p.topics)
+	go s.reportLag(fetchCtx, client, topics)
 	flushed := make(chan struct{})
 	go func() {
 		defer close(flushed)
 		p.flushLoop(workCtx)
 	}()
-	err := p.fetchLoop(fetchCtx)
+	f := newFetcher(p, topics)
+	if w != nil {
+		watched := make(chan struct{})
+		defer func() { <-watched }()
+		go func() {
+			defer close(watched)
+			w.watch(fetchCtx, p.committed, cancelFetch)
+		}()
+		f.idle, f.rejoin = drainIdle, w.rejoin
+	}
+	err := f.loop(fetchCtx)
 	close(p.full)
 	<-flushed
 	if p.err != nil {
@@ -107,152 +87,8 @@ func (p *pipeline) fail(err error) {
 	})
 }
 
-// flushLoop writes batches in order until full is closed or a flush fails.
-func (p *pipeline) flushLoop(ctx context.Context) {
-	for b := range p.full {
-		if err := p.flush(ctx, b); err != nil {
-			p.fail(err)
-			for range p.full { // let the fetch loop hand off and stop
-			}
-			return
-		}
-		b.reset()
-		p.free <- b
-	}
-}
-
-// fetchLoop fills batches and hands them off on size or age. It returns
-// when ctx is done (stop or a failed flush) or, for Drain, once the group
-// committed every target and the batches in flight are flushed.
-func (p *pipeline) fetchLoop(ctx context.Context) error {
-	s := p.s
-	cur := <-p.free
-	p.left, p.progressAt, p.loggedAt = -1, time.Now(), time.Now()
-	var wait waiter // the current FetchMessage deadline
-	defer wait.reset()
-	fetchErrors := 0
-	for {
-		if wait.ctx == nil {
-			switch {
-			case cur.records > 0:
-				wait.ctx, wait.cancel = context.WithDeadline(ctx, cur.started.Add(s.cfg.BatchAge))
-			case p.once:
-				wait.ctx, wait.cancel = context.WithTimeout(ctx, idleTick)
-			default:
-				wait.ctx = ctx
-			}
-		}
-		msg, err := p.reader.FetchMessage(wait.ctx)
-		if err != nil {
-			wait.reset()
-			switch {
-			case ctx.Err() != nil:
-				return p.handOffLast(cur)
-			case errors.Is(err, context.DeadlineExceeded): // batch age or idle tick
-				if cur, err = p.handOff(cur); err != nil {
-					return nil
-				}
-				if p.once {
-					if done, err := p.drainStep(ctx); done || err != nil {
-						return nil
-					}
-				}
-			case errors.Is(err, io.EOF):
-				return fmt.Errorf("sink: Kafka reader closed: %w", err)
-			default:
-				d := min(100*time.Millisecond<<min(fetchErrors, 6), 5*time.Second)
-				fetchErrors++
-				s.m.retries.WithLabelValues("fetch").Inc()
-				s.log.Warn("fetching from Kafka failed; retrying", "err", err, "in", d)
-				select {
-				case <-time.After(d):
-				case <-ctx.Done():
-				}
-			}
-			continue
-		}
-		fetchErrors = 0
-		if cur.records == 0 {
-			cur.started = time.Now()
-			wait.reset() // from "wait for a record" to "wait until the batch is due"
-		}
-		p.add(cur, msg)
-		if cur.records < s.cfg.BatchRows && !p.reachedAll {
-			continue
-		}
-		wait.reset()
-		reached := p.reachedAll
-		p.reachedAll = false
-		if cur, err = p.handOff(cur); err != nil {
-			return nil
-		}
-		if !p.once {
-			continue
-		}
-		if reached {
-			// Every partition was fetched up to its target: the batch was
-			// flushed early; its commit should complete the drain.
-			if err := p.waitFlushed(); err != nil {
-				return nil
-			}
-		}
-		// Also after other flushes: partitions this member does not hold
-		// are drained by the others.
-		if done, err := p.drainStep(ctx); done || err != nil {
-			return nil
-		}
-	}
-}
-
-// drainStep runs once the fetch loop handed off its batch (it holds an
-// empty one): done when the group committed every target and the batches
-// in flight are flushed. When the commits stalled, it rejoins the group:
-// a member that died while joining can hold partitions in the group and
-// never commit them (kfake keeps it until a rebalance; a broker would after
-// its session timeout), and a new join makes the coordinator drop members
-// that do not rejoin. An error means a flush failed (p.err).
-func (p *pipeline) drainStep(ctx context.Context) (done bool, err error) {
-	done, stalled := p.drained(ctx)
-	switch {
-	case done:
-		return true, p.waitFlushed()
-	case stalled:
-		return false, p.rejoin()
-	}
-	return false, nil
-}
-
-// rejoin replaces the reader by a new member of the group, once the
-// batches in flight are flushed and committed by the old one.
-func (p *pipeline) rejoin() error {
-	if err := p.waitFlushed(); err != nil {
-		return err
-	}
-	p.rejoins++
-	p.s.log.Info("draining: the group's committed offsets did not advance; rejoining the group",
-		"group", p.s.cfg.Group, "for", time.Since(p.progressAt).Round(time.Millisecond), "records_left", p.left, "rejoins", p.rejoins)
-	p.s.closeReader(p.reader)
-	p.reader = p.s.newReader(p.topics, true)
-	p.progressAt = time.Now()
-	return nil
-}
-
-// waiter is a context for FetchMessage, replaced when what it waits for
-// changes.
-type waiter struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-}
-
-func (w *waiter) reset() {
-	if w.cancel != nil {
-		w.cancel()
-	}
-	*w = waiter{}
-}
-
-// handOff passes a non-empty batch to the flush goroutine and returns an
-// empty one; err is set when a flush failed or ctx is done.
+// handOff passes a non-empty batch to the flush loop and returns an empty
+// one; err is set when a flush failed.
 func (p *pipeline) handOff(b *batch) (*batch, error) {
 	if b.records == 0 {
 		return b, nil
@@ -274,7 +110,7 @@ func (p *pipeline) handOff(b *batch) (*batch, error) {
 	}
 }
 
-// handOffLast passes the last batch on stop; the flush goroutine writes it
+// handOffLast passes the last batch on stop; the flush loop writes it
 // within the shutdown timeout.
 func (p *pipeline) handOffLast(b *batch) error {
 	if b.records > 0 {
@@ -297,130 +133,4 @@ func (p *pipeline) waitFlushed() error {
 		}
 	}
 	return nil
-}
-
-// add decodes one message into the batch, or makes it a dead letter.
-func (p *pipeline) add(b *batch, msg kafka.Message) {
-	ps := p.partition(msg.Topic, msg.Partition)
-	ps.records.Inc()
-	p.s.m.inFlight.Inc()
-	p.s.stats.records.Add(1)
-	if ps.batch != b || ps.seq != b.seq {
-		ps.batch, ps.seq, ps.idx = b, b.seq, len(b.commits)
-		b.commits = append(b.commits, kafka.Message{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset})
-	} else if msg.Offset > b.commits[ps.idx].Offset {
-		b.commits[ps.idx].Offset = msg.Offset
-	}
-	b.records++
-	rec, err := p.dec.decode(msg.Value)
-	if err == nil {
-		if t := rec.Type(); t != ps.wantType {
-			p.s.m.wrongTopic.WithLabelValues(msg.Topic, t).Inc()
-		}
-		err = b.add(rec)
-	}
-	if err != nil {
-		p.s.log.Warn("dead-lettering a record", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
-		b.deadLetters = append(b.deadLetters, deadLetterFor(msg, err))
-	}
-	if ps.target >= 0 && !ps.reached && msg.Offset+1 >= ps.target {
-		ps.reached = true
-		if p.unreached--; p.unreached == 0 {
-			p.reachedAll = true
-		}
-	}
-}
-
-func (p *pipeline) partition(topic string, part int) *partition {
-	if l := p.last; l != nil && l.partition == part && l.topic == topic {
-		return l
-	}
-	tp := topicPartition{topic, part}
-	ps, ok := p.parts[tp]
-	if !ok {
-		m := p.s.m
-		ps = &partition{topicPartition: tp, wantType: p.s.topicType[topic], target: -1,
-			records: m.records.WithLabelValues(topic)}
-		if t, ok := p.targets[tp]; ok {
-			ps.target = t
-		}
-		p.parts[tp] = ps
-	}
-	p.last = ps
-	return ps
-}
-
-// flush writes a batch's dead letters and rows, then commits its offsets.
-func (p *pipeline) flush(ctx context.Context, b *batch) error {
-	s := p.s
-	start := time.Now()
-	if err := s.writeDeadLetters(ctx, b.deadLetters); err != nil {
-		return err
-	}
-	for i, t := range tables {
-		n := t.rows(b)
-		if n == 0 {
-			continue
-		}
-		if err := s.insert(ctx, t, b); err != nil {
-			return err
-		}
-		s.m.rowsInserted.WithLabelValues(t.name).Add(float64(n))
-		s.stats.rows[i].Add(int64(n))
-	}
-	cctx, cancel := context.WithTimeout(ctx, s.cfg.CommitTimeout)
-	defer cancel()
-	if err := p.reader.CommitMessages(cctx, b.commits...); err != nil {
-		// Typically a rebalance ("io: read/write on closed pipe"): the new
-		// owner re-reads from the last commit, and the tables' keys absorb
-		// the repeats.
-		s.m.commitErrors.Inc()
-		s.log.Warn("offset commit failed; the batch will be delivered again and deduplicated", "records", b.records, "err", err)
-	}
-	s.m.inFlight.Sub(float64(b.records))
-	s.m.batchRecords.Observe(float64(b.records))
-	s.m.flushSeconds.Observe(time.Since(start).Seconds())
-	s.log.Debug("flushed a batch", "records", b.records, "dead_letters", len(b.deadLetters),
-		"partitions", len(b.commits), "took", time.Since(start))
-	return nil
-}
-
-// insert writes one table's rows, retrying retryable errors with backoff
-// from the rows in memory until they pass or ctx is done.
-func (s *Sink) insert(ctx context.Context, t table, b *batch) error {
-	backoff := retry.WithCappedDuration(s.cfg.RetryMax, retry.WithJitterPercent(10, retry.NewExponential(s.cfg.RetryMin)))
-	attempt := 0
-	var last error
-	err := retry.Do(ctx, backoff, func(ctx context.Context) error {
-		err := s.insertOnce(ctx, t, b)
-		if err == nil || !retryable(err) {
-			return err
-		}
-		attempt++
-		last = err
-		s.m.retries.WithLabelValues("insert").Inc()
-		s.log.Warn("insert failed; retrying", "table", t.name, "rows", t.rows(b), "attempt", attempt, "err", err)
-		return retry.RetryableError(err)
-	})
-	if err == nil {
-		return nil
-	}
-	if last != nil && !errors.Is(err, last) {
-		return fmt.Errorf("sink: insert %d rows into %s: %w (after %d attempts; last: %v)", t.rows(b), t.name, err, attempt, last)
-	}
-	return fmt.Errorf("sink: insert %d rows into %s: %w", t.rows(b), t.name, err)
-}
-
-func (s *Sink) insertOnce(ctx context.Context, t table, b *batch) error {
-	bt, err := s.ch.PrepareBatch(ctx, t.insertQuery())
-	if err != nil {
-		return err
-	}
-	defer bt.Close()
-	for i, v := range t.values(b) {
-		if err := bt.Column(i).Append(v); err != nil {
-			return fmt.Errorf("column %s: %w", t.columns[i], err)
-		}
-	}
-	return bt.Send()
 }

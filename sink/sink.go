@@ -41,6 +41,7 @@ const drainMaxWait = 250 * time.Millisecond
 // Drain.
 type Sink struct {
 	cfg       Config
+	budget    budget
 	ch        ClickHouse
 	log       *slog.Logger
 	m         *metrics
@@ -49,6 +50,9 @@ type Sink struct {
 	dlq       *kafka.Writer
 	topicType map[string]string // topic → the record type it should carry
 	used      atomic.Bool
+	// failing holds the last insert's error while inserts fail (for
+	// Ready), nil once one succeeds.
+	failing atomic.Pointer[error]
 
 	stats struct {
 		records, deadLetters atomic.Int64
@@ -89,7 +93,7 @@ func New(cfg Config, deps Dependencies) (*Sink, error) {
 		log = slog.Default()
 	}
 	return &Sink{
-		cfg: cfg, ch: deps.ClickHouse, log: log.With("component", "sink"), m: m,
+		cfg: cfg, budget: newBudget(cfg.MemoryBudget), ch: deps.ClickHouse, log: log.With("component", "sink"), m: m,
 		transport: transport, dialer: dialer, dlq: newDLQWriter(cfg, transport),
 		topicType: map[string]string{
 			cfg.Topics.AuditEvents: schema.TypeAuditEvent,
@@ -113,10 +117,16 @@ func (s *Sink) Run(ctx context.Context) error { return s.run(ctx, false) }
 // early like Run when ctx is done.
 func (s *Sink) Drain(ctx context.Context) error { return s.run(ctx, true) }
 
-// Ready reports whether ClickHouse and Kafka answer, for /readyz.
+// Ready reports whether ClickHouse takes inserts and Kafka answers, for
+// /readyz. A server that answers pings can still refuse inserts: on a
+// cluster a shard may be down, or ZooKeeper, which makes replicated tables
+// read-only; so while inserts are being retried the sink is not ready.
 func (s *Sink) Ready(ctx context.Context) error {
 	if err := s.ch.Ping(ctx); err != nil {
 		return fmt.Errorf("clickhouse: %w", err)
+	}
+	if err := s.failing.Load(); err != nil {
+		return fmt.Errorf("clickhouse: inserts failing (retrying): %w", *err)
 	}
 	if err := kafkaconn.Ping(ctx, s.cfg.Kafka); err != nil {
 		return fmt.Errorf("kafka: %w", err)
@@ -149,10 +159,10 @@ func (s *Sink) run(ctx context.Context, once bool) error {
 			return fmt.Errorf("sink: %w", err)
 		}
 	}
-	p := &pipeline{s: s, once: once, dec: newDecoder(), topics: topics, parts: map[topicPartition]*partition{},
-		client: &kafka.Client{Addr: kafka.TCP(s.cfg.Kafka.Brokers...), Transport: s.transport}}
+	client := &kafka.Client{Addr: kafka.TCP(s.cfg.Kafka.Brokers...), Transport: s.transport}
+	var w *drainWatcher
 	if once {
-		targets, err := s.endOffsets(ctx, p.client, topics)
+		targets, err := s.endOffsets(ctx, client, topics)
 		if err != nil {
 			return err
 		}
@@ -160,14 +170,12 @@ func (s *Sink) run(ctx context.Context, once bool) error {
 			s.log.Info("nothing to drain: the group is at the end of every partition", "group", s.cfg.Group)
 			return nil
 		}
-		p.targets, p.unreached = targets, len(targets)
+		w = newDrainWatcher(s, client, targets)
 	}
-	p.reader = s.newReader(topics, once)
 	s.log.Info("sink started", "group", s.cfg.Group, "topics", topics, "dlq", s.cfg.Topics.DLQ,
-		"batch_rows", s.cfg.BatchRows, "batch_age", s.cfg.BatchAge, "drain", once)
-	err := p.run(ctx)
-	s.closeReader(p.reader)
-	return err
+		"batch_rows", s.cfg.BatchRows, "batch_bytes", s.budget.batchBytes, "batch_age", s.cfg.BatchAge,
+		"memory_budget_mib", s.cfg.MemoryBudget>>20, "drain", once)
+	return s.runPipeline(ctx, client, topics, w)
 }
 
 // newReader returns a consumer-group reader of topics, committing only
@@ -182,9 +190,9 @@ func (s *Sink) newReader(topics []string, once bool) *kafka.Reader {
 		GroupID:               s.cfg.Group,
 		GroupTopics:           topics,
 		Dialer:                s.dialer,
-		QueueCapacity:         s.cfg.QueueCapacity,
+		QueueCapacity:         s.budget.queue,
 		MinBytes:              1,
-		MaxBytes:              s.cfg.FetchMaxBytes,
+		MaxBytes:              s.budget.fetchMaxBytes,
 		MaxWait:               maxWait,
 		CommitInterval:        0, // commit explicitly, after the inserts
 		StartOffset:           kafka.FirstOffset,

@@ -17,6 +17,7 @@ func TestSink(t *testing.T) {
 	server = chtest.Start(t)
 	t.Run("RedeliveriesAreAbsorbed", testRedeliveriesAreAbsorbed)
 	t.Run("PoisonRecordsAreDeadLettered", testPoisonRecordsAreDeadLettered)
+	t.Run("RollingUpgrade", testRollingUpgrade)
 	t.Run("DeadLetterFailureStops", testDeadLetterFailureStops)
 	t.Run("RebalanceLosesNothing", testRebalanceLosesNothing)
 	t.Run("DrainWithAnotherMember", testDrainWithAnotherMember)

@@ -19,20 +19,21 @@ import (
 )
 
 func TestConfigDefaultsAndErrors(t *testing.T) {
-	cfg, err := Config{Kafka: kafkaconn.Config{Brokers: []string{"k:9092"}}}.withDefaults()
+	cfg, err := Config{Kafka: kafkaconn.Config{Brokers: []string{"k:9092"}}, MemoryBudget: 64 << 20}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := DefaultConfiguration()
 	if cfg.Group != "tokentrail-sink" || cfg.BatchRows != 50_000 || cfg.BatchAge != 2*time.Second ||
-		cfg.Topics != DefaultTopics() || cfg.FetchMaxBytes != d.FetchMaxBytes || cfg.ShutdownTimeout != d.ShutdownTimeout {
+		cfg.Topics != DefaultTopics() || cfg.MemoryBudget != 64<<20 || cfg.ShutdownTimeout != d.ShutdownTimeout {
 		t.Errorf("zero config did not take the defaults: %+v", cfg)
 	}
 	for name, c := range map[string]Config{
-		"no brokers":        {},
-		"negative rows":     {Kafka: cfg.Kafka, BatchRows: -1},
-		"heartbeat too big": {Kafka: cfg.Kafka, SessionTimeout: time.Second, HeartbeatInterval: 2 * time.Second},
-		"missing dlq":       {Kafka: cfg.Kafka, Topics: Topics{AuditEvents: "a", Tokens: "t", Settings: "s"}},
+		"no brokers":        {MemoryBudget: d.MemoryBudget},
+		"no memory budget":  {Kafka: cfg.Kafka},
+		"negative rows":     {Kafka: cfg.Kafka, MemoryBudget: d.MemoryBudget, BatchRows: -1},
+		"heartbeat too big": {Kafka: cfg.Kafka, MemoryBudget: d.MemoryBudget, SessionTimeout: time.Second, HeartbeatInterval: 2 * time.Second},
+		"missing dlq":       {Kafka: cfg.Kafka, MemoryBudget: d.MemoryBudget, Topics: Topics{AuditEvents: "a", Tokens: "t", Settings: "s"}},
 	} {
 		if _, err := c.withDefaults(); !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: err = %v, want ErrConfig", name, err)
@@ -97,6 +98,22 @@ func TestInsertQueriesListColumns(t *testing.T) {
 		}
 		if got := len(tb.values(&b)); got != len(tb.columns) {
 			t.Errorf("%s: %d value columns for %d names", tb.name, got, len(tb.columns))
+		}
+	}
+}
+
+func TestBudgetSizes(t *testing.T) {
+	for _, tc := range []struct {
+		total int64
+		want  budget
+	}{
+		{256 << 20, budget{batchBytes: 16 << 20, queue: 1000, fetchMaxBytes: 4 << 20}},
+		{64 << 20, budget{batchBytes: 4 << 20, queue: 256, fetchMaxBytes: 1 << 20}},
+		{minMemoryBudget, budget{batchBytes: 1 << 20, queue: 64, fetchMaxBytes: 1 << 20}},
+		{4 << 30, budget{batchBytes: 256 << 20, queue: 1000, fetchMaxBytes: 16 << 20}},
+	} {
+		if got := newBudget(tc.total); got != tc.want {
+			t.Errorf("newBudget(%d MiB) = %+v, want %+v", tc.total>>20, got, tc.want)
 		}
 	}
 }

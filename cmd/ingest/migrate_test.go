@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io/fs"
 	"strings"
 	"testing"
 	"time"
@@ -28,12 +29,12 @@ func testMigrateTwice(t *testing.T, ch *chtest.Server) {
 	if code != 0 || strings.TrimSpace(stdout) != "schema up to date" {
 		t.Fatalf("second migrate: exit %d, stdout %q, stderr %s; want a no-op", code, stdout, stderr)
 	}
-	migs, err := migrate.Load(migrations.FS)
+	files, err := fs.Glob(migrations.FS, "*.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := e.count("SELECT count() FROM schema_migrations"); n != uint64(len(migs)) {
-		t.Errorf("schema_migrations holds %d rows after two runs, want one per migration (%d)", n, len(migs))
+	if n := e.count("SELECT count() FROM schema_migrations"); n != uint64(len(files)) {
+		t.Errorf("schema_migrations holds %d rows after two runs, want %d (one per migration)", n, len(files))
 	}
 }
 

@@ -62,6 +62,7 @@ type SinkFlags struct {
 	Group                  string        `help:"Kafka consumer group; sinks in one group share the partitions." default:"tokentrail-sink" env:"TOKENTRAIL_SINK_GROUP"`
 	BatchRows              int           `help:"Flush a batch when it holds this many records." default:"50000" env:"TOKENTRAIL_SINK_BATCH_ROWS"`
 	BatchAge               time.Duration `help:"Flush a batch this long after its first record." default:"2s" env:"TOKENTRAIL_SINK_BATCH_AGE"`
+	MemoryBudgetMiB        int64         `name:"memory-budget-mib" help:"Memory the sink sizes its buffers from, in MiB: a batch also flushes at 1/16 of it (docs/design.md). Without GOMEMLIMIT or a cgroup memory limit, it is also the Go runtime's soft limit." default:"256" env:"TOKENTRAIL_SINK_MEMORY_BUDGET_MIB"`
 	DLQTopic               string        `name:"dlq-topic" help:"Dead-letter topic for records that cannot be decoded or validated." default:"installation_tokens.dlq" env:"TOKENTRAIL_DLQ_TOPIC"`
 	Migrate                bool          `help:"Apply the ClickHouse schema at start (--no-migrate: leave it to ingest migrate)." default:"true" negatable:"" env:"TOKENTRAIL_SINK_MIGRATE"`
 	Cluster                string        `help:"ClickHouse cluster: the schema is created ON CLUSTER with Replicated and Distributed tables (empty: one server)." env:"CLICKHOUSE_CLUSTER" placeholder:"NAME"`
@@ -91,6 +92,9 @@ func (c *SinkCmd) Run(ctx context.Context, g *Globals) error {
 	defer stopTel()
 	f := c.SinkFlags
 	f.Topics = c.TopicFlags
+	if f.MemoryBudgetMiB >= 16 { // else sinkConfig names the flag
+		sink.SetMemoryLimit(f.MemoryBudgetMiB<<20, g.Logger())
+	}
 	return runSink(ctx, g, c.KafkaFlags, f, c.Once, tel)
 }
 
@@ -102,6 +106,8 @@ func (f SinkFlags) sinkConfig(g *Globals) (sink.Config, error) {
 		return cfg, usagef("--batch-rows: %d is not positive", f.BatchRows)
 	case f.BatchAge <= 0:
 		return cfg, usagef("--batch-age: %v is not positive", f.BatchAge)
+	case f.MemoryBudgetMiB < 16:
+		return cfg, usagef("--memory-budget-mib: %d is under the minimum of 16", f.MemoryBudgetMiB)
 	case strings.TrimSpace(f.Group) == "":
 		return cfg, usagef("--group: empty")
 	case strings.TrimSpace(f.DLQTopic) == "":
@@ -110,7 +116,7 @@ func (f SinkFlags) sinkConfig(g *Globals) (sink.Config, error) {
 		return cfg, usagef("--group-heartbeat-interval (%v) must be positive and shorter than --group-session-timeout (%v)",
 			f.GroupHeartbeatInterval, f.GroupSessionTimeout)
 	}
-	cfg.Group, cfg.BatchRows, cfg.BatchAge = f.Group, f.BatchRows, f.BatchAge
+	cfg.Group, cfg.BatchRows, cfg.BatchAge, cfg.MemoryBudget = f.Group, f.BatchRows, f.BatchAge, f.MemoryBudgetMiB<<20
 	// A live sink rejoins a rebalance within a heartbeat, so the group need
 	// not wait longer for a member to rejoin than for it to heartbeat.
 	cfg.SessionTimeout, cfg.RebalanceTimeout, cfg.HeartbeatInterval = f.GroupSessionTimeout, f.GroupSessionTimeout, f.GroupHeartbeatInterval
@@ -151,7 +157,7 @@ func runSink(ctx context.Context, g *Globals, k KafkaFlags, f SinkFlags, once bo
 	}
 	defer conn.Close()
 	if f.Migrate {
-		if _, err := migrate.Apply(ctx, conn, migrate.Options{Database: chcfg.Database(), Cluster: f.Cluster, Logger: log}); err != nil {
+		if _, err := migrate.Apply(ctx, conn, migrateOptions(chcfg, f.Cluster, log)); err != nil {
 			return fmt.Errorf("migrate ClickHouse %s: %w", chconn.Redact(chcfg.DSN), err)
 		}
 	}

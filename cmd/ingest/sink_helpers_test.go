@@ -93,7 +93,7 @@ func (e *sinkEnv) produceAudit(from, count int, compression kafka.Compression) {
 var sinkTestBase = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func auditMessage(i int) kafka.Message {
-	ev := &schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, fmt.Sprintf("cid-%d", i%7), sinkTestBase),
+	ev := &schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, testCID, fmt.Sprintf("cid-%d", i%7), sinkTestBase),
 		ID: fmt.Sprintf("ev-%08d", i), Action: "update_token", Actor: "alice@example.com",
 		Description: "Updated token label and expiry", Timestamp: sinkTestBase.Add(-time.Duration(i) * time.Second),
 		TokenID: fmt.Sprintf("tok-%05d", i%5000)}
@@ -149,3 +149,6 @@ func buildIngestBinary(t testing.TB) string {
 	}
 	return bin
 }
+
+// testCID is the Falcon CID of the test records.
+const testCID = "0123456789abcdef0123456789abcdef"

@@ -93,7 +93,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 	return 0
 }
 
+// oneLine joins a multi-line error into one line. Cutting it at the first
+// line would lose what matters on a cluster: clickhouse-go's "All
+// connection tries failed. Log:" is followed by one line per host tried,
+// and a server's "There was an error on [host:port]" by the host's error.
 func oneLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
+	var parts []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, " | ")
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -216,5 +217,15 @@ func TestRunWarnsOnCoverage(t *testing.T) {
 	}
 	if code, _, errOut := cli(t, "--clickhouse-dsn", dsn, "run", "stale-tokens"); code != 0 || errOut != "" {
 		t.Errorf("a report without a period: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// A cluster error keeps the host lines that follow its first line.
+func TestOneLineKeepsHosts(t *testing.T) {
+	err := errors.New("dial: All connection tries failed. Log: \n\n" +
+		"failed to connect to 10.0.0.1:9000: connection refused\nfailed to connect to 10.0.0.2:9000: i/o timeout\n")
+	got := oneLine(err)
+	if strings.Contains(got, "\n") || !strings.Contains(got, "10.0.0.1:9000") || !strings.Contains(got, "10.0.0.2:9000") {
+		t.Errorf("oneLine = %q; want one line naming both hosts", got)
 	}
 }

@@ -25,7 +25,7 @@ func sample(tenant string) *checkpoint.State {
 	st.Audit.Recent["a2"] = t0
 	st.Audit.Recent["a0"] = t0.Add(-time.Minute)
 	exp := t0.Add(24 * time.Hour)
-	st.Tokens["t1"] = checkpoint.Token{Label: "prod", Type: "customer_managed", Status: "valid", ValueFingerprint: strings.Repeat("ab", 32),
+	st.Tokens["t1"] = checkpoint.Token{Label: "prod", TokenType: "customer_managed", Status: "valid", ValueFingerprint: strings.Repeat("ab", 32),
 		CreatedTimestamp: t0.Add(-48 * time.Hour), ExpiresTimestamp: &exp}
 	max := int64(5)
 	st.Settings = &checkpoint.Settings{MaxActiveTokens: &max, TokensRequired: true}

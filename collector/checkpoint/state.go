@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"sort"
 	"time"
+
+	"github.com/tokentrail/tokentrail/schema"
 )
 
 // FormatVersion is the checkpoint format this build writes and reads.
@@ -67,6 +69,15 @@ type State struct {
 	Audit    Audit            `json:"audit"`
 	Tokens   map[string]Token `json:"tokens"`   // token id -> last published state
 	Settings *Settings        `json:"settings"` // nil: never published
+
+	// TokensSeenAt and SettingsSeenAt are when the last snapshot that
+	// matched the published state started (zero: unknown): a change the
+	// next snapshot finds happened after it (the records' changed_after).
+	// TokensSeenUntil is when that snapshot ended: an audit event after it
+	// made a change that snapshot cannot have shown.
+	TokensSeenAt    time.Time `json:"tokens_seen_at"`
+	TokensSeenUntil time.Time `json:"tokens_seen_until"`
+	SettingsSeenAt  time.Time `json:"settings_seen_at"`
 }
 
 // Audit is the audit-event cursor: the largest exported timestamp and the
@@ -91,31 +102,9 @@ type Audit struct {
 	Covered time.Time `json:"-"`
 }
 
-// Token is the last published state of a token, minus the envelope.
-type Token struct {
-	Label             string     `json:"label"`
-	Type              string     `json:"type"`
-	Status            string     `json:"status"`
-	ValueFingerprint  string     `json:"value_fingerprint"`
-	CreatedTimestamp  time.Time  `json:"created_timestamp"`
-	ExpiresTimestamp  *time.Time `json:"expires_timestamp,omitempty"`
-	LastUsedTimestamp *time.Time `json:"last_used_timestamp,omitempty"`
-	RevokedTimestamp  *time.Time `json:"revoked_timestamp,omitempty"`
-}
-
-// Equal reports whether two token states have the same fields.
-func (t Token) Equal(o Token) bool {
-	return t.Label == o.Label && t.Type == o.Type && t.Status == o.Status && t.ValueFingerprint == o.ValueFingerprint &&
-		t.CreatedTimestamp.Equal(o.CreatedTimestamp) && timeEq(t.ExpiresTimestamp, o.ExpiresTimestamp) &&
-		timeEq(t.LastUsedTimestamp, o.LastUsedTimestamp) && timeEq(t.RevokedTimestamp, o.RevokedTimestamp)
-}
-
-func timeEq(a, b *time.Time) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return a.Equal(*b)
-}
+// Token is the last published state of a token: schema's definition, kept
+// as it is (its JSON names are the record's).
+type Token = schema.TokenState
 
 // Settings is the last published customer settings.
 type Settings struct {

@@ -14,9 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,13 +31,14 @@ type Server struct {
 	Addr string
 	// HTTPAddr is the HTTP interface address, host:port.
 	HTTPAddr string
+	// InterserverAddr is where replicas fetch parts from this server.
+	InterserverAddr string
 	// Dir holds the server's config, data and logs.
 	Dir string
 
-	bin string
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	dbs atomic.Int64
+	bin  string
+	proc Process
+	dbs  atomic.Int64
 }
 
 // Require skips (or, under CI=true, fails) the test when ClickHouse is not
@@ -59,15 +58,17 @@ func Require(t testing.TB) string {
 	return ""
 }
 
-// Start starts a private server and stops it when the test ends.
-func Start(t testing.TB) *Server {
+// Prepare writes a private server's configuration on free ports without
+// starting it, so that a caller can add configuration (WriteConfigD) that
+// names the ports first; it is stopped and removed when the test ends.
+func Prepare(t testing.TB) *Server {
 	t.Helper()
 	bin := Require(t)
 	dir, err := os.MkdirTemp("", "chtest-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{bin: bin, Dir: dir, Addr: freeAddr(t), HTTPAddr: freeAddr(t)}
+	s := &Server{bin: bin, Dir: dir, Addr: FreeAddr(t), HTTPAddr: FreeAddr(t), InterserverAddr: FreeAddr(t)}
 	if err := s.writeConfig(); err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +80,23 @@ func Start(t testing.TB) *Server {
 			t.Logf("clickhouse data and logs kept in %s", dir)
 		}
 	})
+	return s
+}
+
+// WriteConfigD adds a configuration file that the server merges into its
+// config.xml (config.d/name) when it next starts.
+func (s *Server) WriteConfigD(name string, data []byte) error {
+	d := filepath.Join(s.Dir, "config.d")
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(d, name), data, 0o644)
+}
+
+// Start starts a private server and stops it when the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s := Prepare(t)
 	// The ports were free when chosen but another process (a parallel test
 	// package) can take one before the server binds it: retry with new ones.
 	for attempt := 1; ; attempt++ {
@@ -86,81 +104,43 @@ func Start(t testing.TB) *Server {
 		if err == nil {
 			return s
 		}
-		errLog, _ := os.ReadFile(filepath.Join(s.Dir, "server.err.log"))
-		outLog, _ := os.ReadFile(filepath.Join(s.Dir, "stdout.log"))
-		if attempt == 3 || !strings.Contains(string(errLog)+string(outLog), "Address already in use") {
+		if attempt == 3 || !s.PortTaken() {
 			t.Fatal(err)
 		}
-		_ = os.Remove(filepath.Join(s.Dir, "server.err.log"))
-		_ = os.Remove(filepath.Join(s.Dir, "stdout.log"))
-		s.Addr, s.HTTPAddr = freeAddr(t), freeAddr(t)
-		if err := s.writeConfig(); err != nil {
-			t.Fatal(err)
-		}
+		s.NewPorts(t)
+	}
+}
+
+// PortTaken reports whether the server's last start failed because a port
+// was taken.
+func (s *Server) PortTaken() bool {
+	errLog, _ := os.ReadFile(filepath.Join(s.Dir, "server.err.log"))
+	outLog, _ := os.ReadFile(filepath.Join(s.Dir, "stdout.log"))
+	return strings.Contains(string(errLog)+string(outLog), "Address already in use")
+}
+
+// NewPorts moves a stopped server to new free ports (and clears its logs).
+func (s *Server) NewPorts(t testing.TB) {
+	t.Helper()
+	_ = os.Remove(filepath.Join(s.Dir, "server.err.log"))
+	_ = os.Remove(filepath.Join(s.Dir, "stdout.log"))
+	s.Addr, s.HTTPAddr, s.InterserverAddr = FreeAddr(t), FreeAddr(t), FreeAddr(t)
+	if err := s.writeConfig(); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // Start (re)starts a stopped server on the same ports and data, and waits
 // until it answers a ping.
 func (s *Server) Start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return nil
-	}
 	cmd := exec.Command(s.bin, "--config-file="+filepath.Join(s.Dir, "config.xml"))
 	cmd.Dir = s.Dir
-	log, err := os.OpenFile(filepath.Join(s.Dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return fmt.Errorf("start %s: %w", s.bin, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); log.Close() }()
-	s.cmd = cmd
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			s.cmd = nil
-			return fmt.Errorf("clickhouse-server exited at start (%v); see %s", err, filepath.Join(s.Dir, "server.err.log"))
-		default:
-		}
-		if err := s.ping(); err == nil {
-			// Keep reaping the process in the background.
-			go func() { <-exited }()
-			return nil
-		} else if time.Now().After(deadline) {
-			return fmt.Errorf("clickhouse-server on %s did not answer within 30s: %w", s.Addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return s.proc.Start(cmd, filepath.Join(s.Dir, "stdout.log"), "clickhouse-server on "+s.Addr,
+		filepath.Join(s.Dir, "server.err.log"), s.ping)
 }
 
 // Kill stops the server with SIGKILL (data stays for a later Start).
-func (s *Server) Kill() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-	// Wait until the port is free so that a restart can bind it.
-	for i := 0; i < 200; i++ {
-		if c, err := net.DialTimeout("tcp", s.Addr, 50*time.Millisecond); err != nil {
-			break
-		} else {
-			c.Close()
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	s.cmd = nil
-}
+func (s *Server) Kill() { s.proc.Kill(s.Addr) }
 
 // DSN returns a clickhouse:// DSN for database db.
 func (s *Server) DSN(db string) string {
@@ -214,6 +194,8 @@ func (s *Server) writeConfig() error {
   <listen_host>127.0.0.1</listen_host>
   <tcp_port>%[2]s</tcp_port>
   <http_port>%[3]s</http_port>
+  <interserver_http_host>127.0.0.1</interserver_http_host>
+  <interserver_http_port>%[4]s</interserver_http_port>
   <path>%[1]s/data/</path>
   <tmp_path>%[1]s/tmp/</tmp_path>
   <user_files_path>%[1]s/user_files/</user_files_path>
@@ -226,7 +208,7 @@ func (s *Server) writeConfig() error {
   <max_concurrent_queries>100</max_concurrent_queries>
   <uncompressed_cache_size>268435456</uncompressed_cache_size>
 </yandex>
-`, s.Dir, port(s.Addr), port(s.HTTPAddr))
+`, s.Dir, port(s.Addr), port(s.HTTPAddr), port(s.InterserverAddr))
 	// The profile matches the packaged users.xml where it matters to
 	// benchmarks: no uncompressed-block cache, so a repeated query reads and
 	// decompresses its columns every time, as on a default install.
@@ -243,7 +225,8 @@ func (s *Server) writeConfig() error {
 	return os.WriteFile(filepath.Join(s.Dir, "users.xml"), []byte(users), 0o644)
 }
 
-func freeAddr(t testing.TB) string {
+// FreeAddr returns a loopback host:port that was free when chosen.
+func FreeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -17,7 +17,7 @@ func coverage() qt.Fixture {
 	var f qt.Fixture
 	start := now.Add(-20 * 24 * time.Hour)
 	poll := func(at, from, to time.Time, api, published int64, failure string) {
-		c := schema.Coverage{Envelope: schema.NewEnvelope(schema.TypeCoverage, qt.Tenant, at.Add(30*time.Second)),
+		c := schema.Coverage{Envelope: schema.NewEnvelope(schema.TypeCoverage, "cid0", qt.Tenant, at.Add(30*time.Second)),
 			PollStarted: at, AuditTo: to, APITotal: api, Published: published, PublishedLate: 0,
 			TokensSnapshot: failure == "", SettingsSnapshot: failure == ""}
 		if !from.IsZero() {

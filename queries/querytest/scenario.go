@@ -1,6 +1,8 @@
 package querytest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -28,6 +30,13 @@ func T(s string) time.Time {
 // P returns a pointer to T(s).
 func P(s string) *time.Time { t := T(s); return &t }
 
+// CID returns the Falcon CID of the scenario's tenant (32 hex digits derived
+// from its name).
+func CID(tenant string) string {
+	h := sha256.Sum256([]byte(tenant))
+	return hex.EncodeToString(h[:16])
+}
+
 // TokenID returns the fixed 32-hex id of scenario token n.
 func TokenID(n int) string { return fmt.Sprintf("%032x", 0xa000+n) }
 
@@ -42,10 +51,10 @@ type TokenBuilder struct {
 // collected one minute later.
 func NewToken(tenant, id, label, created string, expires *time.Time) *TokenBuilder {
 	b := &TokenBuilder{cur: schema.Token{
-		Envelope: schema.NewEnvelope(schema.TypeToken, tenant, time.Time{}),
-		ID:       id, Label: label, TokenType: "customer_managed", Status: "valid",
-		ValueFingerprint: fmt.Sprintf("%064x", len(id)+len(label)),
-		CreatedTimestamp: T(created), ExpiresTimestamp: expires,
+		Envelope: schema.NewEnvelope(schema.TypeToken, CID(tenant), tenant, time.Time{}),
+		ID:       id, TokenState: schema.TokenState{Label: label, TokenType: "customer_managed", Status: "valid",
+			ValueFingerprint: fmt.Sprintf("%064x", len(id)+len(label)),
+			CreatedTimestamp: T(created), ExpiresTimestamp: expires},
 	}}
 	return b.Snapshot(T(created).Add(time.Minute))
 }
@@ -53,7 +62,8 @@ func NewToken(tenant, id, label, created string, expires *time.Time) *TokenBuild
 // Snapshot records the current state as collected at when.
 func (b *TokenBuilder) Snapshot(when time.Time) *TokenBuilder {
 	v := b.cur
-	v.CollectedAt = when
+	v.CollectedAt, v.EventTime = when, when
+	v.Complete()
 	b.versions = append(b.versions, v)
 	return b
 }
@@ -83,16 +93,19 @@ func (b *TokenBuilder) Fixture() Fixture {
 
 // Event returns an audit event collected two minutes after it happened.
 func Event(tenant string, id int, action, actor, at, tokenID, description string) schema.AuditEvent {
-	return schema.AuditEvent{
-		Envelope: schema.NewEnvelope(schema.TypeAuditEvent, tenant, T(at).Add(2*time.Minute)),
+	e := schema.AuditEvent{
+		Envelope: schema.NewEnvelope(schema.TypeAuditEvent, CID(tenant), tenant, T(at).Add(2*time.Minute)),
 		ID:       fmt.Sprintf("%032x", 0xe000+id), Action: action, Actor: actor,
 		Description: description, Timestamp: T(at), TokenID: tokenID,
 	}
+	e.Complete()
+	return e
 }
 
 // Settings returns a settings record collected at at.
 func Settings(tenant, at string, maxActive int64, required bool) schema.Settings {
-	s := schema.Settings{Envelope: schema.NewEnvelope(schema.TypeSettings, tenant, T(at)), TokensRequired: required}
+	s := schema.Settings{Envelope: schema.NewEnvelope(schema.TypeSettings, CID(tenant), tenant, T(at)), TokensRequired: required,
+		ID: schema.SettingsID(CID(tenant), tenant, T(at))}
 	if maxActive > 0 {
 		s.MaxActiveTokens = &maxActive
 	}

@@ -15,6 +15,11 @@ func ClusterQueries(db, cluster string) ([]string, error) {
 				return nil, err
 			}
 			for _, s := range steps {
+				if s.swap != nil {
+					engine := "Distributed(" + literal(cluster) + ", " + literal(db) + ", " + literal(s.swap.local) + ", rand())"
+					queries = append(queries, s.swap.queries(engine)...)
+					continue
+				}
 				queries = append(queries, s.sql)
 			}
 		}

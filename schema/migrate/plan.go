@@ -101,13 +101,29 @@ func (st *statement) parseAlter(i int) error {
 type step struct {
 	sql   string
 	guard *columnGuard
+	// perShard runs sql (an ALTER of a Replicated local table, without ON
+	// CLUSTER) on one replica of each shard, connected to directly.
+	perShard bool
+	// swap, when set, replaces sql: the Distributed table is re-created
+	// over its local table on every host (see distSwap).
+	swap *distSwap
 }
 
 // columnGuard skips an ALTER whose column already exists (ADD) or is
-// already gone (DROP).
+// already gone (DROP), looking at the server the ALTER would run on.
 type columnGuard struct {
 	database, table, column string
 	skipIfExists            bool
+}
+
+// distSwap re-creates the Distributed table over its local table so that
+// it has the local table's new columns. ClickHouse refuses ALTER ... ON
+// CLUSTER on a Distributed table of a cluster whose shards are replicated
+// (Code 371), so it is built anew under a temporary name on every host
+// and renamed into place (a RENAME is atomic on each host: readers and the
+// sink always find the table).
+type distSwap struct {
+	database, table, local, cluster string
 }
 
 // plan renders a statement for a single node or a cluster.
@@ -125,28 +141,36 @@ func (st *statement) plan(db, cluster string) ([]step, error) {
 	case createTable:
 		return st.planClusterCreate(db, cluster)
 	case alterTable:
-		// ClickHouse servers recent enough for clusters accept IF [NOT]
-		// EXISTS here, which makes the statement idempotent on every node.
-		cond := ""
-		switch st.action {
-		case "ADD":
-			cond = " IF NOT EXISTS"
-		case "DROP":
-			cond = " IF EXISTS"
+		// Not ON CLUSTER: on 18.16 the DDL worker's "leader replica"
+		// execution of a replicated ALTER can run it on two replicas of a
+		// shard, and the loser's worker then hangs on the task (measured with
+		// migration 0002). One replica of each shard runs it; the others
+		// take the new columns from ZooKeeper. 18.16 has no ADD/DROP COLUMN
+		// IF [NOT] EXISTS, so a guard asks that replica first.
+		alter := step{sql: st.sql[:st.name.start] + qualify(db, local) + st.sql[st.alterTail:], perShard: true}
+		if st.action != "MODIFY" {
+			alter.guard = &columnGuard{database: db, table: local, column: st.column, skipIfExists: st.action == "ADD"}
 		}
-		render := func(table string) step {
-			return step{sql: st.sql[:st.name.start] + qualify(db, table) + on +
-				st.sql[st.alterTail:st.columnKw.end] + cond + st.sql[st.columnKw.end:]}
-		}
-		if st.action == "DROP" { // the Distributed table reads the local one's columns
-			return []step{render(st.table), render(local)}, nil
-		}
-		return []step{render(local), render(st.table)}, nil
+		return []step{alter, {swap: &distSwap{database: db, table: st.table, local: local, cluster: cluster}}}, nil
 	default: // dropTable
 		return []step{
 			{sql: "DROP TABLE IF EXISTS " + qualify(db, st.table) + on},
 			{sql: "DROP TABLE IF EXISTS " + qualify(db, local) + on},
 		}, nil
+	}
+}
+
+// queries renders the swap's DDL for the Distributed table's current
+// engine clause (engine_full in system.tables).
+func (d *distSwap) queries(engine string) []string {
+	on := " ON CLUSTER " + literal(d.cluster)
+	tmp, old := qualify(d.database, d.table+"__new"), qualify(d.database, d.table+"__old")
+	return []string{
+		"DROP TABLE IF EXISTS " + tmp + on,
+		"DROP TABLE IF EXISTS " + old + on,
+		"CREATE TABLE " + tmp + on + " AS " + qualify(d.database, d.local) + " ENGINE = " + engine,
+		"RENAME TABLE " + qualify(d.database, d.table) + " TO " + old + ", " + tmp + " TO " + qualify(d.database, d.table) + on,
+		"DROP TABLE IF EXISTS " + old + on,
 	}
 }
 
@@ -180,7 +204,7 @@ func (st *statement) planClusterCreate(db, cluster string) ([]step, error) {
 	}
 	local := st.table + "_local"
 	on := " ON CLUSTER " + literal(cluster)
-	replArgs := literal("/clickhouse/tables/{shard}/"+db+"/"+local) + ", '{replica}'"
+	replArgs := literal(ZooKeeperPath(cluster, db, local)) + ", '{replica}'"
 	if args != "" {
 		replArgs += ", " + args
 	}
@@ -192,11 +216,30 @@ func (st *statement) planClusterCreate(db, cluster string) ([]step, error) {
 	return []step{{sql: createLocal}, {sql: createDist}}, nil
 }
 
+// ZooKeeperPath is where a cluster's replicated table keeps its replicas,
+// per shard. The cluster's name is part of it so that two clusters sharing
+// one ZooKeeper (and database names) never share a table.
+func ZooKeeperPath(cluster, db, table string) string {
+	return "/clickhouse/tables/" + cluster + "/{shard}/" + db + "/" + table
+}
+
+// shardingKeys overrides the sharding key derived from a table's sort key.
+// An audit event's id fixes its token_id, so hashing (tenant, token_id)
+// still keeps every version of an event on one shard, and puts a token's
+// events on the shard that holds its states and changes: de-duplication
+// stays exact and a join on token_id stays within a shard.
+var shardingKeys = map[string][]string{
+	"audit_events": {"tenant", "token_id"},
+}
+
 // shardingKey returns the ORDER BY columns without the version column named
 // in the engine's arguments: rows that replace each other share the sort
 // key, so hashing any part of it keeps them on one shard, and leaving the
 // version out keeps every version of a row together.
 func (st *statement) shardingKey(engineAt int, engineArgs string) ([]string, error) {
+	if k, ok := shardingKeys[st.table]; ok {
+		return k, nil
+	}
 	toks := st.toks
 	o := topLevel(toks, engineAt, func(t token) bool { return t.is("ORDER") })
 	if o < 0 || o+2 >= len(toks) || !toks[o+1].is("BY") {

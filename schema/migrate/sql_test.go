@@ -126,36 +126,43 @@ func TestPlanCluster(t *testing.T) {
 		{
 			"CREATE TABLE IF NOT EXISTS audit_events (tenant String, id String, timestamp DateTime('UTC'), version UInt64) ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(timestamp) ORDER BY (tenant, id)",
 			[]string{
-				"CREATE TABLE IF NOT EXISTS `tt`.`audit_events_local` ON CLUSTER 'main' (tenant String, id String, timestamp DateTime('UTC'), version UInt64) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/tt/audit_events_local', '{replica}', version) PARTITION BY toYYYYMM(timestamp) ORDER BY (tenant, id)",
-				"CREATE TABLE IF NOT EXISTS `tt`.`audit_events` ON CLUSTER 'main' AS `tt`.`audit_events_local` ENGINE = Distributed('main', 'tt', 'audit_events_local', cityHash64(tenant, id))",
+				"CREATE TABLE IF NOT EXISTS `tt`.`audit_events_local` ON CLUSTER 'main' (tenant String, id String, timestamp DateTime('UTC'), version UInt64) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/main/{shard}/tt/audit_events_local', '{replica}', version) PARTITION BY toYYYYMM(timestamp) ORDER BY (tenant, id)",
+				"CREATE TABLE IF NOT EXISTS `tt`.`audit_events` ON CLUSTER 'main' AS `tt`.`audit_events_local` ENGINE = Distributed('main', 'tt', 'audit_events_local', cityHash64(tenant, token_id))",
 			},
 		},
 		{
 			"CREATE TABLE IF NOT EXISTS token_changes (tenant String, id String, version UInt64) ENGINE = ReplacingMergeTree(version) ORDER BY (tenant, id, version)",
 			[]string{
-				"CREATE TABLE IF NOT EXISTS `tt`.`token_changes_local` ON CLUSTER 'main' (tenant String, id String, version UInt64) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/tt/token_changes_local', '{replica}', version) ORDER BY (tenant, id, version)",
+				"CREATE TABLE IF NOT EXISTS `tt`.`token_changes_local` ON CLUSTER 'main' (tenant String, id String, version UInt64) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/main/{shard}/tt/token_changes_local', '{replica}', version) ORDER BY (tenant, id, version)",
 				"CREATE TABLE IF NOT EXISTS `tt`.`token_changes` ON CLUSTER 'main' AS `tt`.`token_changes_local` ENGINE = Distributed('main', 'tt', 'token_changes_local', cityHash64(tenant, id))",
 			},
 		},
 		{
 			"CREATE TABLE IF NOT EXISTS s (tenant String) ENGINE = MergeTree ORDER BY tenant SETTINGS index_granularity = 8192",
 			[]string{
-				"CREATE TABLE IF NOT EXISTS `tt`.`s_local` ON CLUSTER 'main' (tenant String) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/tt/s_local', '{replica}') ORDER BY tenant SETTINGS index_granularity = 8192",
+				"CREATE TABLE IF NOT EXISTS `tt`.`s_local` ON CLUSTER 'main' (tenant String) ENGINE = ReplicatedMergeTree('/clickhouse/tables/main/{shard}/tt/s_local', '{replica}') ORDER BY tenant SETTINGS index_granularity = 8192",
 				"CREATE TABLE IF NOT EXISTS `tt`.`s` ON CLUSTER 'main' AS `tt`.`s_local` ENGINE = Distributed('main', 'tt', 's_local', cityHash64(tenant))",
 			},
 		},
 		{
 			"ALTER TABLE tokens ADD COLUMN note String",
 			[]string{
-				"ALTER TABLE `tt`.`tokens_local` ON CLUSTER 'main' ADD COLUMN IF NOT EXISTS note String",
-				"ALTER TABLE `tt`.`tokens` ON CLUSTER 'main' ADD COLUMN IF NOT EXISTS note String",
+				"on each shard unless it has tokens_local.note: ALTER TABLE `tt`.`tokens_local` ADD COLUMN note String",
+				"re-create Distributed table tokens over tokens_local",
 			},
 		},
 		{
 			"ALTER TABLE tokens DROP COLUMN note",
 			[]string{
-				"ALTER TABLE `tt`.`tokens` ON CLUSTER 'main' DROP COLUMN IF EXISTS note",
-				"ALTER TABLE `tt`.`tokens_local` ON CLUSTER 'main' DROP COLUMN IF EXISTS note",
+				"on each shard unless it lacks tokens_local.note: ALTER TABLE `tt`.`tokens_local` DROP COLUMN note",
+				"re-create Distributed table tokens over tokens_local",
+			},
+		},
+		{
+			"ALTER TABLE tokens MODIFY COLUMN note String DEFAULT 'x'",
+			[]string{
+				"on each shard: ALTER TABLE `tt`.`tokens_local` MODIFY COLUMN note String DEFAULT 'x'",
+				"re-create Distributed table tokens over tokens_local",
 			},
 		},
 		{
@@ -173,10 +180,18 @@ func TestPlanCluster(t *testing.T) {
 		}
 		var got []string
 		for _, s := range steps {
-			if s.guard != nil {
-				t.Errorf("%s: cluster steps have no guard", tc.sql)
+			text := s.text()
+			switch g := s.guard; {
+			case g != nil && s.perShard && g.skipIfExists:
+				text = "on each shard unless it has " + g.table + "." + g.column + ": " + text
+			case g != nil && s.perShard:
+				text = "on each shard unless it lacks " + g.table + "." + g.column + ": " + text
+			case s.perShard:
+				text = "on each shard: " + text
+			case g != nil:
+				t.Errorf("%s: a guard on a step that is not per shard", tc.sql)
 			}
-			got = append(got, s.sql)
+			got = append(got, text)
 		}
 		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s:\n got %s\nwant %s", tc.sql, strings.Join(got, "\n     "), strings.Join(tc.want, "\n     "))
@@ -201,13 +216,4 @@ func mustParse(t *testing.T, sql string) *statement {
 		t.Fatalf("%s: %v", sql, err)
 	}
 	return st
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -3,6 +3,7 @@
 -- failures. Reports read it for collection coverage and reconciliation. A redelivered record has the same
 -- version (its collected_at) and collapses under FINAL.
 CREATE TABLE IF NOT EXISTS collection_coverage (
+    cid               String,
     tenant            String,
     poll_started      DateTime('UTC'),
     audit_from        Nullable(DateTime('UTC')),
@@ -17,6 +18,8 @@ CREATE TABLE IF NOT EXISTS collection_coverage (
     failures          Int64,
     error             String,
     collected_at      DateTime('UTC'),
+    event_time        DateTime('UTC'),
+    event_time_source String,
     version           UInt64,
     schema_version    UInt16
 ) ENGINE = ReplacingMergeTree(version)

@@ -1,0 +1,93 @@
+package sink
+
+import (
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"runtime/debug"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
+)
+
+// minMemoryBudget is the smallest Config.MemoryBudget New accepts: below
+// it a batch would hold too few records to insert efficiently.
+const minMemoryBudget = 16 << 20
+
+// budget is how the sink's buffers divide Config.MemoryBudget (B):
+//
+//   - a batch flushes once its records' values reach B/16 bytes (or
+//     BatchRows, or BatchAge). Two batches exist, one filling while the
+//     other is inserted, and inserting copies a batch into clickhouse-go's
+//     column buffers and encodes them, each growing by doubling: up to
+//     6 × B/16 in all (measured: 4 KiB records at the default budget
+//     peaked at 219 MiB RSS with B/8);
+//   - the reader's queue holds B/16 worth of records of up to 16 KiB
+//     (clamped to 64–1000 messages: kafka-go counts messages, not bytes);
+//   - a fetch asks for up to B/64 bytes a partition (1–16 MiB). A broker
+//     returns at least one whole record batch however large (Kafka's
+//     message.max.bytes, 1 MiB by default, caps it), and kafka-go
+//     decompresses a compressed batch whole, one per partition;
+//   - the rest is headroom for garbage not collected yet: the runtime's
+//     soft limit (SetMemoryLimit) makes the collector keep it there.
+type budget struct {
+	batchBytes    int
+	queue         int
+	fetchMaxBytes int
+}
+
+// maxQueuedRecord is the record size the queue's share assumes.
+const maxQueuedRecord = 16 << 10
+
+func newBudget(total int64) budget {
+	return budget{
+		batchBytes:    int(total / 16),
+		queue:         int(min(max(total/16/maxQueuedRecord, 64), 1000)),
+		fetchMaxBytes: int(min(max(total/64, 1<<20), 16<<20)),
+	}
+}
+
+// memoryLimitRatio is the share of a cgroup's memory limit given to the Go
+// runtime's soft limit; the rest covers memory the runtime does not count
+// (the binary's pages). budgetLimitRatio is the share of the budget, when
+// no limit is known: the sink's own buffers take up to 3/8 of it, and the
+// collector keeps the heap, garbage included, under the rest (measured:
+// with 90% the RSS reached the budget).
+const memoryLimitRatio, budgetLimitRatio = 0.9, 0.8
+
+// SetMemoryLimit sets the Go runtime's soft memory limit for a process
+// whose work is a sink with the given memory budget, and returns the
+// limit:
+//
+//   - GOMEMLIMIT, when set, is left as the runtime applied it;
+//   - in a cgroup with a memory limit (a container, a systemd unit with
+//     MemoryMax=), 90% of that limit (KimMachineGun/automemlimit);
+//   - otherwise 80% of the budget, so that the process's RSS, which adds
+//     the binary's pages to what the runtime counts, stays under the budget.
+//
+// It logs a warning when the limit is below the budget: the buffers would
+// not fit, so lower the budget to about 3/4 of the limit.
+func SetMemoryLimit(budget int64, log *slog.Logger) int64 {
+	if log == nil {
+		log = slog.Default()
+	}
+	limit, source := int64(0), ""
+	if env := os.Getenv("GOMEMLIMIT"); env != "" {
+		limit, source = debug.SetMemoryLimit(-1), "GOMEMLIMIT"
+	} else if l, err := memlimit.Set(memlimit.WithProvider(memlimit.FromCgroup), memlimit.WithRatio(memoryLimitRatio),
+		memlimit.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))); err == nil && l > 0 && l < math.MaxInt64 {
+		limit, source = l, "cgroup"
+	} else {
+		if err != nil {
+			log.Debug("no cgroup memory limit", "err", err)
+		}
+		limit, source = int64(float64(budget)*budgetLimitRatio), "memory budget"
+		debug.SetMemoryLimit(limit)
+	}
+	log.Info("Go memory limit set", "limit_mib", limit>>20, "from", source, "memory_budget_mib", budget>>20)
+	if float64(limit) < float64(budget)*budgetLimitRatio {
+		log.Warn("the memory limit is below the sink's memory budget: lower the budget to about 3/4 of the limit",
+			"limit_mib", limit>>20, "memory_budget_mib", budget>>20)
+	}
+	return limit
+}

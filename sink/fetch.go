@@ -1,0 +1,226 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"github.com/sethvargo/go-retry"
+)
+
+// drainIdle is how long Drain's fetch loop waits for another record before
+// it hands off a partial batch: a drain wants its last records written now,
+// not BatchAge later.
+const drainIdle = 100 * time.Millisecond
+
+type topicPartition struct {
+	topic     string
+	partition int
+}
+
+// partition is the fetch loop's state for one partition.
+type partition struct {
+	topicPartition
+	wantType string // record type expected on this topic
+	records  prometheus.Counter
+	batch    *batch // the batch holding our commit entry,
+	seq      uint64 // at this batch.seq,
+	idx      int    // at this index of batch.commits
+}
+
+// fetcher is the fetch loop: it reads messages, decodes them into the
+// current batch and hands the batch off when it holds BatchRows records or
+// the budget's bytes, or is BatchAge old.
+type fetcher struct {
+	p      *pipeline
+	topics []string
+	dec    *decoder
+	parts  map[topicPartition]*partition
+	last   *partition
+
+	rows, bytes int
+	age         time.Duration
+	// idle, when set, hands off a batch when no record arrived for that
+	// long (Drain).
+	idle time.Duration
+	// rejoin asks for a new group member once the batches in flight are
+	// flushed (Drain, when the group's commits stall).
+	rejoin <-chan struct{}
+}
+
+func newFetcher(p *pipeline, topics []string) *fetcher {
+	return &fetcher{p: p, topics: topics, dec: newDecoder(), parts: map[topicPartition]*partition{},
+		rows: p.s.cfg.BatchRows, bytes: p.s.budget.batchBytes, age: p.s.cfg.BatchAge}
+}
+
+// loop fills batches until ctx is done (stop, a failed flush, or a drain
+// watcher satisfied), then hands off the last one.
+func (f *fetcher) loop(ctx context.Context) error {
+	p := f.p
+	cur := <-p.free
+	var wait waiter // the current FetchMessage deadline
+	defer wait.reset()
+	seen := 0 // records in cur when the idle wait started
+	for {
+		if wait.ctx == nil {
+			var deadline time.Time
+			if cur.records > 0 {
+				deadline = cur.started.Add(f.age)
+			}
+			if f.idle > 0 {
+				if d := time.Now().Add(f.idle); deadline.IsZero() || d.Before(deadline) {
+					deadline = d
+				}
+				seen = cur.records
+			}
+			if deadline.IsZero() {
+				wait.ctx = ctx
+			} else {
+				wait.ctx, wait.cancel = context.WithDeadline(ctx, deadline)
+			}
+		}
+		msg, err := f.fetch(ctx, wait.ctx)
+		if err != nil {
+			wait.reset()
+			switch {
+			case ctx.Err() != nil:
+				return p.handOffLast(cur)
+			case errors.Is(err, context.DeadlineExceeded): // batch age or idle
+				due := cur.records > 0 && !time.Now().Before(cur.started.Add(f.age))
+				if !due && cur.records > seen {
+					continue // records still arrive
+				}
+				if cur, err = p.handOff(cur); err != nil || f.maybeRejoin() != nil {
+					return nil // the flush error is the run's
+				}
+				continue
+			case errors.Is(err, io.EOF):
+				return fmt.Errorf("sink: Kafka reader closed: %w", err)
+			default:
+				return fmt.Errorf("sink: fetch from Kafka: %w", err)
+			}
+		}
+		if cur.records == 0 {
+			cur.started = time.Now()
+			if f.idle == 0 {
+				wait.reset() // from "wait for a record" to "wait until the batch is due"
+			}
+		}
+		f.add(cur, msg)
+		if cur.records < f.rows && cur.bytes < f.bytes {
+			continue
+		}
+		wait.reset()
+		if cur, err = p.handOff(cur); err != nil || f.maybeRejoin() != nil {
+			return nil
+		}
+	}
+}
+
+// fetch returns the next message. Kafka errors other than the reader being
+// closed are retried with backoff (go-retry) until they pass or ctx is
+// done; wait's deadline ends a fetch without an error of Kafka's.
+func (f *fetcher) fetch(ctx, wait context.Context) (kafka.Message, error) {
+	msg, err := f.p.reader.FetchMessage(wait)
+	if final(ctx, err) {
+		return msg, err
+	}
+	s := f.p.s
+	attempt := 0
+	backoff := retry.WithCappedDuration(5*time.Second, retry.NewExponential(100*time.Millisecond))
+	err = retry.Do(ctx, backoff, func(context.Context) error {
+		attempt++
+		s.m.retries.WithLabelValues("fetch").Inc()
+		s.log.Warn("fetching from Kafka failed; retrying", "err", err, "attempt", attempt)
+		if msg, err = f.p.reader.FetchMessage(wait); final(ctx, err) {
+			return err
+		}
+		return retry.RetryableError(err)
+	})
+	return msg, err
+}
+
+// final reports whether a FetchMessage error is not Kafka's to retry.
+func final(ctx context.Context, err error) bool {
+	return err == nil || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF)
+}
+
+// maybeRejoin replaces the reader by a new member of the group when the
+// drain watcher asked for it, once the batches in flight are flushed and
+// committed by the old one. It runs after a hand-off, when the fetch loop
+// holds an empty batch.
+func (f *fetcher) maybeRejoin() error {
+	select {
+	case <-f.rejoin:
+	default:
+		return nil
+	}
+	p := f.p
+	if err := p.waitFlushed(); err != nil {
+		return err
+	}
+	p.s.closeReader(p.reader)
+	p.reader = p.s.newReader(f.topics, true)
+	return nil
+}
+
+// waiter is a context for FetchMessage, replaced when what it waits for
+// changes.
+type waiter struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func (w *waiter) reset() {
+	if w.cancel != nil {
+		w.cancel()
+	}
+	*w = waiter{}
+}
+
+// add decodes one message into the batch, or makes it a dead letter.
+func (f *fetcher) add(b *batch, msg kafka.Message) {
+	s := f.p.s
+	ps := f.partition(msg.Topic, msg.Partition)
+	ps.records.Inc()
+	s.m.inFlight.Inc()
+	s.stats.records.Add(1)
+	if ps.batch != b || ps.seq != b.seq {
+		ps.batch, ps.seq, ps.idx = b, b.seq, len(b.commits)
+		b.commits = append(b.commits, kafka.Message{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset})
+	} else if msg.Offset > b.commits[ps.idx].Offset {
+		b.commits[ps.idx].Offset = msg.Offset
+	}
+	b.records++
+	b.bytes += len(msg.Value)
+	rec, err := f.dec.decode(msg.Value)
+	if err == nil {
+		if t := rec.Type(); t != ps.wantType {
+			s.m.wrongTopic.WithLabelValues(msg.Topic, t).Inc()
+		}
+		err = b.add(rec)
+	}
+	if err != nil {
+		s.log.Warn("dead-lettering a record", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
+		b.deadLetters = append(b.deadLetters, deadLetterFor(msg, err))
+	}
+}
+
+func (f *fetcher) partition(topic string, part int) *partition {
+	if l := f.last; l != nil && l.partition == part && l.topic == topic {
+		return l
+	}
+	tp := topicPartition{topic, part}
+	ps, ok := f.parts[tp]
+	if !ok {
+		ps = &partition{topicPartition: tp, wantType: f.p.s.topicType[topic],
+			records: f.p.s.m.records.WithLabelValues(topic)}
+		f.parts[tp] = ps
+	}
+	f.last = ps
+	return ps
+}

@@ -1,0 +1,104 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sethvargo/go-retry"
+)
+
+// flushLoop writes batches in order until full is closed or a flush fails.
+func (p *pipeline) flushLoop(ctx context.Context) {
+	for b := range p.full {
+		if err := p.flush(ctx, b); err != nil {
+			p.fail(err)
+			for range p.full { // let the fetch loop hand off and stop
+			}
+			return
+		}
+		b.reset()
+		p.free <- b
+		select { // tell the drain watcher, if any, that offsets moved
+		case p.committed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// flush writes a batch's dead letters and rows, then commits its offsets.
+func (p *pipeline) flush(ctx context.Context, b *batch) error {
+	s := p.s
+	start := time.Now()
+	if err := s.writeDeadLetters(ctx, b.deadLetters); err != nil {
+		return err
+	}
+	for i, t := range tables {
+		n := t.rows(b)
+		if n == 0 {
+			continue
+		}
+		if err := s.insert(ctx, t, b); err != nil {
+			return err
+		}
+		s.m.rowsInserted.WithLabelValues(t.name).Add(float64(n))
+		s.stats.rows[i].Add(int64(n))
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.CommitTimeout)
+	defer cancel()
+	if err := p.reader.CommitMessages(cctx, b.commits...); err != nil {
+		// Typically a rebalance ("io: read/write on closed pipe"): the new
+		// owner re-reads from the last commit, and the tables' keys absorb
+		// the repeats.
+		s.m.commitErrors.Inc()
+		s.log.Warn("offset commit failed; the batch will be delivered again and deduplicated", "records", b.records, "err", err)
+	}
+	s.m.inFlight.Sub(float64(b.records))
+	s.m.batchRecords.Observe(float64(b.records))
+	s.m.flushSeconds.Observe(time.Since(start).Seconds())
+	s.log.Debug("flushed a batch", "records", b.records, "dead_letters", len(b.deadLetters),
+		"partitions", len(b.commits), "took", time.Since(start))
+	return nil
+}
+
+// insert writes one table's rows, retrying retryable errors with backoff
+// from the rows in memory until they pass or ctx is done.
+func (s *Sink) insert(ctx context.Context, t table, b *batch) error {
+	backoff := retry.WithCappedDuration(s.cfg.RetryMax, retry.WithJitterPercent(10, retry.NewExponential(s.cfg.RetryMin)))
+	attempt := 0
+	var last error
+	err := retry.Do(ctx, backoff, func(ctx context.Context) error {
+		err := s.insertOnce(ctx, t, b)
+		s.insertFailing(err)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		attempt++
+		last = err
+		s.m.retries.WithLabelValues("insert").Inc()
+		s.log.Warn("insert failed; retrying", "table", t.name, "rows", t.rows(b), "attempt", attempt, "err", err)
+		return retry.RetryableError(err)
+	})
+	if err == nil {
+		return nil
+	}
+	if last != nil && !errors.Is(err, last) {
+		return fmt.Errorf("sink: insert %d rows into %s: %w (after %d attempts; last: %v)", t.rows(b), t.name, err, attempt, last)
+	}
+	return fmt.Errorf("sink: insert %d rows into %s: %w", t.rows(b), t.name, err)
+}
+
+func (s *Sink) insertOnce(ctx context.Context, t table, b *batch) error {
+	bt, err := s.ch.PrepareBatch(syncInsert(ctx), t.insertQuery())
+	if err != nil {
+		return err
+	}
+	defer bt.Close()
+	for i, v := range t.values(b) {
+		if err := bt.Column(i).Append(v); err != nil {
+			return fmt.Errorf("column %s: %w", t.columns[i], err)
+		}
+	}
+	return bt.Send()
+}
