@@ -2,6 +2,7 @@ package chconn
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 )
@@ -10,7 +11,7 @@ import (
 // to reach ClickHouse (kong struct tags). The ingest and report commands
 // embed them, so both take the same names.
 type Flags struct {
-	ClickHouseDSN                   string `name:"clickhouse-dsn" help:"ClickHouse native-protocol DSN, clickhouse://user@host:9000/database (ingest creates the database if missing)." default:"clickhouse://default:@127.0.0.1:9000/tokentrail" env:"CLICKHOUSE_DSN"`
+	ClickHouseDSN                   string `name:"clickhouse-dsn" help:"ClickHouse native-protocol DSN, clickhouse://user@host:9000/database (the database is required; ingest sink and migrate create it if missing, report only reads it)." default:"clickhouse://default:@127.0.0.1:9000/tokentrail" env:"CLICKHOUSE_DSN"`
 	ClickHouseUser                  string `name:"clickhouse-user" help:"ClickHouse user (default: the DSN's)." env:"CLICKHOUSE_USER"`
 	ClickHousePasswordFile          string `name:"clickhouse-password-file" help:"File holding the ClickHouse password (or set CLICKHOUSE_PASSWORD)." type:"existingfile" env:"CLICKHOUSE_PASSWORD_FILE" placeholder:"FILE"`
 	ClickHouseTLS                   bool   `name:"clickhouse-tls" help:"Connect to ClickHouse with TLS." env:"CLICKHOUSE_TLS"`
@@ -46,11 +47,17 @@ func (f Flags) Config() (Config, error) {
 		}
 		cfg.Password = strings.TrimRight(string(b), "\r\n")
 	}
-	if _, err := cfg.Options(); err != nil {
+	opts, err := cfg.Options()
+	if err != nil {
 		if errors.Is(err, ErrNoDSN) || errors.Is(err, ErrBadDSN) {
 			return cfg, &FlagError{Flag: "--clickhouse-dsn", Err: err}
 		}
 		return cfg, &FlagError{Flag: "--clickhouse-tls-*", Err: err}
+	}
+	if opts.Auth.Database == "" {
+		// Without one, ClickHouse uses the server's default database: the
+		// schema would land among whatever else lives there.
+		return cfg, &FlagError{Flag: "--clickhouse-dsn", Err: fmt.Errorf("%w: %s names no database: want clickhouse://host:9000/tokentrail", ErrBadDSN, Redact(cfg.DSN))}
 	}
 	return cfg, nil
 }

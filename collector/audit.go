@@ -155,10 +155,10 @@ func auditFilter(lower, upper time.Time) string {
 
 // fetchAudit walks windows from lower to upper and sends one batch per page.
 func (w *worker) fetchAudit(ctx context.Context, lower, upper time.Time, known map[string]time.Time, out chan<- auditBatch) error {
-	pc := falcon.PagerConfig{PageLimit: w.c.cfg.PageLimit, OffsetCap: w.c.cfg.OffsetCap}
+	pc := w.api.PagerConfig()
 	for {
 		p := falcon.NewPager(w.api.QueryAuditEvents, falcon.Query{Filter: auditFilter(lower, upper), Sort: falcon.DefaultAuditSort,
-			Limit: w.c.cfg.PageLimit}, pc)
+			Limit: pc.PageLimit}, pc)
 		windowMax := lower
 		for p.Next(ctx) {
 			w.apiDone(nil)
@@ -189,7 +189,7 @@ func (w *worker) fetchAudit(ctx context.Context, lower, upper time.Time, known m
 			return fmt.Errorf("audit_events_query %s: %w", auditFilter(lower, upper), err)
 		}
 		if !windowMax.After(lower) {
-			return &tieError{at: lower, cap: w.c.cfg.OffsetCap}
+			return &tieError{at: lower, cap: pc.OffsetCap}
 		}
 		w.log.Debug("offset cap reached; new window", "from", windowMax, "previous_from", lower)
 		lower = windowMax
@@ -318,9 +318,9 @@ func (w *worker) noteEvent(tokenID, id string, at time.Time) {
 // publish them as usual. It is best effort: on an error the records fall
 // back to the snapshot's bounds.
 func (w *worker) peekAudit(ctx context.Context, upper time.Time) error {
+	pc := w.api.PagerConfig()
 	p := falcon.NewPager(w.api.QueryAuditEvents, falcon.Query{Filter: "timestamp:>=" + falcon.FQLTime(upper),
-		Sort: falcon.DefaultAuditSort, Limit: w.c.cfg.PageLimit},
-		falcon.PagerConfig{PageLimit: w.c.cfg.PageLimit, OffsetCap: w.c.cfg.OffsetCap})
+		Sort: falcon.DefaultAuditSort, Limit: pc.PageLimit}, pc)
 	for p.Next(ctx) {
 		evs, err := w.api.GetAuditEvents(ctx, p.IDs())
 		w.apiDone(err)

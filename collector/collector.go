@@ -21,6 +21,9 @@ import (
 // API is the part of the Falcon client the collector uses; *falcon.Client
 // implements it.
 type API interface {
+	// PagerConfig is the page size and offset cap the client accepts: the
+	// collector pages queries itself, with the client's bounds.
+	PagerConfig() falcon.PagerConfig
 	QueryAuditEvents(ctx context.Context, q falcon.Query) (falcon.QueryResult, error)
 	GetAuditEvents(ctx context.Context, ids []string) ([]falcon.AuditEvent, error)
 	QueryTokens(ctx context.Context, q falcon.Query) (falcon.QueryResult, error)
@@ -88,13 +91,35 @@ type Collector struct {
 
 	initOnce sync.Once
 	initErr  error
+
+	published [3]atomic.Int64 // records acknowledged, by recordTypes index
+}
+
+// recordTypes orders Stats.Published.
+var recordTypes = [3]string{schema.TypeAuditEvent, schema.TypeToken, schema.TypeSettings}
+
+// Stats are totals since New.
+type Stats struct {
+	// Published counts the records Kafka acknowledged, by record type.
+	Published map[string]int64
+}
+
+// Stats returns the totals since New.
+func (c *Collector) Stats() Stats {
+	st := Stats{Published: map[string]int64{}}
+	for i, t := range recordTypes {
+		st.Published[t] = c.published[i].Load()
+	}
+	return st
 }
 
 // New checks cfg and deps and returns a collector. It does no I/O: Run and
 // RunOnce load the checkpoints.
 func New(cfg Config, deps Dependencies) (*Collector, error) {
-	cfg, err := cfg.normalize()
-	if err != nil {
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if err := cfg.Validate(deps.Now()); err != nil {
 		return nil, err
 	}
 	if len(deps.Tenants) == 0 {
@@ -105,9 +130,6 @@ func New(cfg Config, deps Dependencies) (*Collector, error) {
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
-	}
-	if deps.Now == nil {
-		deps.Now = time.Now
 	}
 	c := &Collector{cfg: cfg, deps: deps, log: deps.Logger, now: deps.Now}
 	c.metrics = newMetrics(deps.Registerer, deps.Now)
@@ -232,25 +254,31 @@ func (w *worker) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("tenant %s: load checkpoint: %w", w.name, err)
 	}
+	start := w.c.cfg.StartTime
+	switch {
+	case w.c.cfg.StartAll:
+		start = time.Time{}
+	case start.IsZero():
+		start = w.c.now().Add(-DefaultStartAge)
+	}
 	if st != nil {
 		w.state = st
 		w.log.Info("resuming from checkpoint", "audit_cursor", st.Audit.Cursor, "seen_at_cursor", len(st.Audit.SeenAtCursor()),
 			"recent_ids", len(st.Audit.Recent), "tokens", len(st.Tokens))
-	} else {
-		start := w.c.cfg.StartTime
-		switch {
-		case w.c.cfg.StartAll:
-			start = time.Time{}
-		case start.IsZero():
-			start = w.c.now().Add(-DefaultStartAge)
+		if start.Before(st.Audit.Start) {
+			// The start applies to a tenant without a checkpoint only; an
+			// operator asking for more must hear that this run will not
+			// backfill it.
+			w.log.Warn("the checkpoint starts later than the start time asked for: earlier audit events are not collected; "+
+				"to backfill deliberately, use a separate state directory (or checkpoint topic) or remove this tenant's checkpoint",
+				"checkpoint_start", startString(st.Audit.Start), "start_time", startString(start))
 		}
+	} else {
+		// Nothing is committed until Kafka acknowledged the first records:
+		// a run that exported nothing leaves no checkpoint, so the next
+		// run starts from its own start time.
 		w.state = checkpoint.New(w.name, start)
 		w.log.Info("no checkpoint: first run", "start", startString(start))
-		// Commit the start now: a crash before the first batch must not
-		// move a relative --start-time forward and skip events.
-		if err := w.commit(ctx); err != nil {
-			return fmt.Errorf("tenant %s: %w", w.name, err)
-		}
 	}
 	if !w.state.Audit.Cursor.IsZero() {
 		w.cursor.Store(w.state.Audit.Cursor.UnixNano())
@@ -324,8 +352,10 @@ func (w *worker) poll(ctx context.Context) error {
 			}
 			errs = append(errs, fmt.Errorf("tenant %s: %s: %w", w.name, step.stage, err))
 			w.stats.errs = append(w.stats.errs, step.stage+": "+err.Error())
-			if errors.Is(err, falcon.ErrAuth) || w.cid == "" {
-				break // the other steps would only fail to authenticate again, or lack the CID
+			if errors.Is(err, falcon.ErrAuth) || errors.Is(err, falcon.ErrUnreachable) || w.cid == "" {
+				// The other steps would only fail the same way, each
+				// after its own retries, or lack the CID.
+				break
 			}
 		}
 	}
@@ -372,29 +402,56 @@ func (w *worker) commit(ctx context.Context) error {
 	return nil
 }
 
-// publish writes a batch, retrying with backoff, and counts it.
+// publish writes a batch, retrying with backoff, and counts it. ctx comes
+// from graceContext: after the stop signal the attempt in flight may
+// finish within the grace period, but no new attempt starts, so that a stop
+// during a Kafka outage does not wait out the backoff.
 func (w *worker) publish(ctx context.Context, recordType string, msgs []kafka.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sig, _ := ctx.Value(stopSignalKey{}).(context.Context)
+	unwatch := func() bool { return false }
+	defer func() { unwatch() }()
+	failed := 0
 	b := retry.WithMaxRetries(uint64(w.c.cfg.PublishAttempts-1), retry.WithCappedDuration(30*time.Second, retry.NewExponential(time.Second)))
-	err := retry.Do(ctx, b, func(ctx context.Context) error {
+	err := retry.Do(rctx, b, func(context.Context) error {
 		start := time.Now()
 		if err := w.c.deps.Publisher.Publish(ctx, msgs); err != nil {
 			w.c.metrics.errors.WithLabelValues(w.name, "publish").Inc()
-			if ctx.Err() != nil {
+			if failed == 0 && sig != nil {
+				// From now on the stop signal ends the wait for a retry.
+				unwatch = context.AfterFunc(sig, cancel)
+			}
+			if rctx.Err() != nil {
 				return err
 			}
-			w.log.Warn("publish failed; retrying", "records", len(msgs), "err", err)
+			failed++
+			w.log.Warn("publish to Kafka failed; retrying", "records", len(msgs), "attempt", failed, "err", err)
 			return retry.RetryableError(err)
 		}
 		w.c.metrics.publishDur.Observe(time.Since(start).Seconds())
+		if failed > 0 {
+			w.log.Info("Kafka recovered: publish succeeded", "records", len(msgs), "failed_attempts", failed)
+		}
 		return nil
 	})
 	if err != nil {
+		if rctx.Err() != nil {
+			w.log.Warn("stopping: Kafka did not acknowledge a batch; the checkpoint stays before it, so the next run collects it again",
+				"type", recordType, "records", len(msgs))
+			return fmt.Errorf("%w (stopping: %d %s records not acknowledged)", context.Canceled, len(msgs), recordType)
+		}
 		return err
 	}
 	w.c.metrics.published.WithLabelValues(w.name, recordType).Add(float64(len(msgs)))
+	for i, t := range recordTypes {
+		if t == recordType {
+			w.c.published[i].Add(int64(len(msgs)))
+		}
+	}
 	return nil
 }
 
@@ -414,7 +471,7 @@ func (w *worker) apiDone(err error) {
 // flight when parent is cancelled (a publish, a commit) gets that long to
 // finish.
 func graceContext(parent context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	ctx, cancel := context.WithCancel(context.WithValue(context.WithoutCancel(parent), stopSignalKey{}, parent))
 	var timer atomic.Pointer[time.Timer]
 	stop := context.AfterFunc(parent, func() { timer.Store(time.AfterFunc(grace, cancel)) })
 	return ctx, func() {
@@ -425,3 +482,7 @@ func graceContext(parent context.Context, grace time.Duration) (context.Context,
 		cancel()
 	}
 }
+
+// stopSignalKey holds, in a graceContext, the parent whose end is the stop
+// signal: work in flight continues, but nothing new starts.
+type stopSignalKey struct{}

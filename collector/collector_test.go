@@ -21,7 +21,8 @@ func TestAuditWindowsTiesAndRestart(t *testing.T) {
 		Tenants: []falcontest.TenantConfig{{Tokens: 10, Events: 6000, Ties: 450, Span: 24 * time.Hour}}})
 	tn := e.emu.Tenants()[0]
 	e.clock.Advance(2 * time.Minute) // past the settle lag of the newest seeded events
-	cfg := collector.Config{PageLimit: 100, OffsetCap: 600, StartAll: true}
+	e.paging(100, 600)
+	cfg := collector.Config{StartAll: true}
 	c := e.collector(cfg, e.fileStore())
 	if err := c.RunOnce(ctxT(t, 2*time.Minute)); err != nil {
 		t.Fatal(err)
@@ -58,7 +59,8 @@ func TestFractionalTimestamps(t *testing.T) {
 	e := newEnv(t, falcontest.Config{Seed: 21, OffsetCap: 500, FractionalTimestamps: true,
 		Tenants: []falcontest.TenantConfig{{Tokens: 5, Events: 4000, Ties: 200, LateFraction: 0.2, LateMax: time.Minute, Span: 3 * time.Hour}}})
 	tn := e.emu.Tenants()[0]
-	cfg := collector.Config{PageLimit: 100, OffsetCap: 500, StartAll: true, Lookback: 90 * time.Second, SettleLag: 10 * time.Second}
+	e.paging(100, 500)
+	cfg := collector.Config{StartAll: true, Lookback: 90 * time.Second, SettleLag: 10 * time.Second}
 	for i := 0; i < 3; i++ {
 		if err := e.collector(cfg, e.fileStore()).RunOnce(ctxT(t, time.Minute)); err != nil {
 			t.Fatal(err)
@@ -76,7 +78,8 @@ func TestFractionalTimestamps(t *testing.T) {
 func TestTieGroupLargerThanOffsetCap(t *testing.T) {
 	e := newEnv(t, falcontest.Config{Seed: 2, OffsetCap: 300,
 		Tenants: []falcontest.TenantConfig{{Tokens: 3, Events: 2000, Ties: 600, Span: time.Hour}}})
-	c := e.collector(collector.Config{PageLimit: 100, OffsetCap: 300, StartAll: true}, e.fileStore())
+	e.paging(100, 300)
+	c := e.collector(collector.Config{StartAll: true}, e.fileStore())
 	done := make(chan error, 1)
 	go func() { done <- c.RunOnce(ctxT(t, time.Minute)) }()
 	select {
@@ -96,7 +99,8 @@ func TestLateEventsCaughtByLookback(t *testing.T) {
 		Tenants: []falcontest.TenantConfig{{Tokens: 5, Events: 10000, Ties: 50, LateFraction: 0.3, LateMax: 2 * time.Minute,
 			Span: 2 * time.Hour}}})
 	tn := e.emu.Tenants()[0]
-	cfg := collector.Config{PageLimit: 1000, StartAll: true, SettleLag: 30 * time.Second}
+	e.paging(1000, 10000)
+	cfg := collector.Config{StartAll: true, SettleLag: 30 * time.Second}
 	if err := e.collector(cfg, e.fileStore()).RunOnce(ctxT(t, 2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +236,8 @@ func TestTokensBeyondOffsetCap(t *testing.T) {
 	if len(tn.Tokens()) < 500 {
 		t.Fatalf("only %d tokens", len(tn.Tokens()))
 	}
-	if err := e.collector(collector.Config{PageLimit: 100, OffsetCap: 200, StartAll: true}, e.fileStore()).RunOnce(ctxT(t, time.Minute)); err != nil {
+	e.paging(100, 200)
+	if err := e.collector(collector.Config{StartAll: true}, e.fileStore()).RunOnce(ctxT(t, time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	latest, n := e.latestTokens("t0")
@@ -265,7 +270,8 @@ func TestGracefulStopCommits(t *testing.T) {
 	e := newEnv(t, falcontest.Config{Seed: 6, Tenants: []falcontest.TenantConfig{{Tokens: 5, Events: 15000, Span: 24 * time.Hour}}})
 	tn := e.emu.Tenants()[0]
 	e.clock.Advance(2 * time.Minute)
-	cfg := collector.Config{PageLimit: 500, StartAll: true}
+	e.paging(500, 10000)
+	cfg := collector.Config{StartAll: true}
 	c := e.collector(cfg, e.fileStore())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -3,70 +3,68 @@ package collector
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/tokentrail/tokentrail/falcon"
+	"github.com/tokentrail/tokentrail/internal/timespec"
 	"github.com/tokentrail/tokentrail/schema"
 )
 
-// Config is the collector's configuration. Zero values mean the documented
-// defaults, so Config{} behaves like DefaultConfiguration().
+// Config is the collector's configuration. Start from DefaultConfiguration:
+// every field means what it says, zero included (a zero Lookback re-reads
+// nothing, a zero ProgressInterval logs no progress). New validates it;
+// errors are *ConfigError naming the setting's key.
 type Config struct {
-	// PollInterval is the pause between two polls of a tenant in Run.
-	// Default 1m.
+	// PollInterval is the pause between two polls of a tenant in Run
+	// (key poll-interval). Must be positive.
 	PollInterval time.Duration
 	// Lookback: every poll re-reads audit events from Cursor-Lookback on, to
 	// catch events that became visible after the cursor passed their
-	// timestamp; IDs already published inside the lookback are skipped.
-	// Default 5m; negative means 0 (no re-read).
+	// timestamp; IDs already published inside the lookback are skipped
+	// (key lookback). 0: no re-read.
 	Lookback time.Duration
 	// SettleLag: a poll reads audit events older than now-SettleLag only,
-	// so that late writes settle first. Default 1m; negative means 0.
+	// so that late writes settle first (key settle-lag). 0: up to now.
 	SettleLag time.Duration
-	// StartTime is where a tenant without a checkpoint starts. The zero value
-	// means DefaultStartAge before the first run; StartAll overrides it and
-	// starts at the oldest event the API has.
+	// StartTime is where a tenant without a checkpoint starts (key
+	// start-time); the zero value means DefaultStartAge before the first
+	// run. StartAll overrides it and starts at the oldest event the API
+	// has. A time after now is refused. A checkpoint that starts later than
+	// this is kept (and a warning says so): backfilling is deliberate.
 	StartTime time.Time
 	StartAll  bool
 
-	// Topics are the topic names; empty fields take the schema defaults.
+	// Topics are the topic names.
 	Topics Topics
 
-	// PageLimit and OffsetCap must match the Falcon client's (falcon.Config
-	// PageLimit and OffsetCap): the collector pages queries itself. Defaults
-	// 1000 and 10000; OffsetCap < 0 disables the cap.
-	PageLimit int
-	OffsetCap int
-
-	// FingerprintKey is the HMAC-SHA256 key of value_fingerprint. Nil means
-	// DefaultFingerprintKey, which is public: New logs a warning, and
-	// operators must set their own key.
+	// FingerprintKey is the HMAC-SHA256 key of value_fingerprint (key
+	// fingerprint-key). DefaultConfiguration sets DefaultFingerprintKey,
+	// which is public: New logs a warning, and operators must set their
+	// own key.
 	FingerprintKey []byte
 
 	// ProgressInterval: long audit backfills log progress (events, rate,
-	// ETA) this often. Default 30s; negative disables progress logs.
+	// ETA) this often (key progress-interval). 0: never.
 	ProgressInterval time.Duration
 	// ShutdownTimeout bounds the in-flight publish and the checkpoint commit
-	// after the context of Run or RunOnce is cancelled. Default 30s.
+	// after the context of Run or RunOnce is cancelled (key
+	// shutdown-timeout). Retries end at the cancellation.
 	ShutdownTimeout time.Duration
 	// PublishAttempts: a batch Kafka refused is retried (with backoff) this
-	// many times in all before the poll fails. Default 5.
+	// many times in all before the poll fails; at least 1.
 	PublishAttempts int
 	// ReadRetries: audit events that audit_events_query listed but
 	// audit_events_read did not return are asked for again this many times
 	// before the poll fails (the cursor never passes an unread event).
-	// Default 3.
 	ReadRetries int
 }
 
-// Topics names the output topics.
+// Topics names the output topics (keys audit-topic, tokens-topic,
+// settings-topic).
 type Topics struct {
-	AuditEvents string // default schema.TopicAuditEvents
-	Tokens      string // default schema.TopicTokens
-	Settings    string // default schema.TopicSettings
-	Coverage    string // default schema.TopicCoverage
+	AuditEvents string
+	Tokens      string
+	Settings    string
 }
 
 // Defaults.
@@ -89,16 +87,15 @@ const (
 // TOKENTRAIL_FINGERPRINT_KEY in production.
 const DefaultFingerprintKey = "tokentrail-default-fingerprint-key-CHANGE-ME"
 
-// DefaultConfiguration returns the defaults.
+// DefaultConfiguration returns the defaults: the single source of every
+// default of the collector, which ingest's help shows.
 func DefaultConfiguration() Config {
 	return Config{
-		PollInterval: DefaultPollInterval,
-		Lookback:     DefaultLookback,
-		SettleLag:    DefaultSettleLag,
-		Topics: Topics{AuditEvents: schema.TopicAuditEvents, Tokens: schema.TopicTokens, Settings: schema.TopicSettings,
-			Coverage: schema.TopicCoverage},
-		PageLimit:        falcon.DefaultPageLimit,
-		OffsetCap:        falcon.DefaultOffsetCap,
+		PollInterval:     DefaultPollInterval,
+		Lookback:         DefaultLookback,
+		SettleLag:        DefaultSettleLag,
+		Topics:           Topics{AuditEvents: schema.TopicAuditEvents, Tokens: schema.TopicTokens, Settings: schema.TopicSettings},
+		FingerprintKey:   []byte(DefaultFingerprintKey),
 		ProgressInterval: DefaultProgressInterval,
 		ShutdownTimeout:  DefaultShutdownTimeout,
 		PublishAttempts:  DefaultPublishAttempts,
@@ -109,95 +106,69 @@ func DefaultConfiguration() Config {
 // ErrConfig is wrapped by every configuration error of New.
 var ErrConfig = errors.New("collector: invalid configuration")
 
-func (c Config) normalize() (Config, error) {
-	d := DefaultConfiguration()
-	if c.PollInterval == 0 {
-		c.PollInterval = d.PollInterval
-	} else if c.PollInterval < 0 {
-		return c, fmt.Errorf("%w: PollInterval %v is negative", ErrConfig, c.PollInterval)
-	}
-	if c.Lookback == 0 {
-		c.Lookback = d.Lookback
-	} else if c.Lookback < 0 {
-		c.Lookback = 0
-	}
-	if c.SettleLag == 0 {
-		c.SettleLag = d.SettleLag
-	} else if c.SettleLag < 0 {
-		c.SettleLag = 0
-	}
-	if c.Topics.AuditEvents == "" {
-		c.Topics.AuditEvents = d.Topics.AuditEvents
-	}
-	if c.Topics.Tokens == "" {
-		c.Topics.Tokens = d.Topics.Tokens
-	}
-	if c.Topics.Settings == "" {
-		c.Topics.Settings = d.Topics.Settings
-	}
-	if c.Topics.Coverage == "" {
-		c.Topics.Coverage = d.Topics.Coverage
-	}
-	if c.PageLimit == 0 {
-		c.PageLimit = d.PageLimit
-	} else if c.PageLimit < 1 || c.PageLimit > falcon.MaxPageLimit {
-		return c, fmt.Errorf("%w: PageLimit %d is outside 1-%d", ErrConfig, c.PageLimit, falcon.MaxPageLimit)
+// ConfigError names the setting, by its configuration key (the flag name),
+// that New refused.
+type ConfigError struct {
+	Key    string
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return "collector: " + e.Key + ": " + e.Reason }
+
+// Unwrap returns ErrConfig.
+func (e *ConfigError) Unwrap() error { return ErrConfig }
+
+// Validate checks c as New does (now is the clock), for callers that want
+// configuration errors before they do any I/O. Errors are *ConfigError.
+func (c Config) Validate(now time.Time) error {
+	bad := func(key, format string, args ...any) error {
+		return &ConfigError{Key: key, Reason: fmt.Sprintf(format, args...)}
 	}
 	switch {
-	case c.OffsetCap == 0:
-		c.OffsetCap = d.OffsetCap
-	case c.OffsetCap < 0:
-		c.OffsetCap = -1
-	case c.OffsetCap < c.PageLimit:
-		return c, fmt.Errorf("%w: OffsetCap %d is below PageLimit %d", ErrConfig, c.OffsetCap, c.PageLimit)
+	case c.PollInterval <= 0:
+		return bad("poll-interval", "%v is not positive", c.PollInterval)
+	case c.Lookback < 0:
+		return bad("lookback", "%v is negative", c.Lookback)
+	case c.SettleLag < 0:
+		return bad("settle-lag", "%v is negative", c.SettleLag)
+	case !c.StartAll && c.StartTime.After(now):
+		return bad("start-time", "%s is in the future", c.StartTime.Format(time.RFC3339))
+	case strings.TrimSpace(c.Topics.AuditEvents) == "":
+		return bad("audit-topic", "empty topic name")
+	case strings.TrimSpace(c.Topics.Tokens) == "":
+		return bad("tokens-topic", "empty topic name")
+	case strings.TrimSpace(c.Topics.Settings) == "":
+		return bad("settings-topic", "empty topic name")
+	case len(c.FingerprintKey) == 0:
+		return bad("fingerprint-key", "empty")
+	case c.ProgressInterval < 0:
+		return bad("progress-interval", "%v is negative", c.ProgressInterval)
+	case c.ShutdownTimeout < 0:
+		return bad("shutdown-timeout", "%v is negative", c.ShutdownTimeout)
+	case c.PublishAttempts < 1:
+		return bad("publish-attempts", "%d: at least one attempt", c.PublishAttempts)
+	case c.ReadRetries < 0:
+		return bad("read-retries", "%d is negative", c.ReadRetries)
 	}
-	if len(c.FingerprintKey) == 0 {
-		c.FingerprintKey = []byte(DefaultFingerprintKey)
-	}
-	if c.ProgressInterval == 0 {
-		c.ProgressInterval = d.ProgressInterval
-	}
-	if c.ShutdownTimeout <= 0 {
-		c.ShutdownTimeout = d.ShutdownTimeout
-	}
-	if c.PublishAttempts <= 0 {
-		c.PublishAttempts = d.PublishAttempts
-	}
-	if c.ReadRetries == 0 {
-		c.ReadRetries = d.ReadRetries
-	} else if c.ReadRetries < 0 {
-		c.ReadRetries = 0
-	}
-	return c, nil
+	return nil
 }
 
 // ParseStartTime parses a --start-time value: "all" (everything the API
-// has), an RFC 3339 time, a date (YYYY-MM-DD, UTC), or an age before now
-// such as "30d", "12h" or "90m".
+// has) or any form of timespec.Time (an age such as 30d, 12h or 2w, a date,
+// a date and time (UTC without zone) or RFC 3339), like report's --since. A
+// time after now is refused: the cursor would pass events that do not exist
+// yet, and audit export would stop without a word.
 func ParseStartTime(s string, now time.Time) (t time.Time, all bool, err error) {
 	s = strings.TrimSpace(s)
-	switch {
-	case strings.EqualFold(s, "all"):
+	if strings.EqualFold(s, "all") {
 		return time.Time{}, true, nil
-	case s == "":
-		return time.Time{}, false, errors.New("empty start time")
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), false, nil
+	t, err = timespec.Time(s, now)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("%q: want all, or %s", s, timespec.Forms)
 	}
-	if t, err := time.Parse("2006-01-02", s); err == nil {
-		return t.UTC(), false, nil
+	if t.After(now) {
+		return time.Time{}, false, fmt.Errorf("%q is in the future (now is %s)", s, now.UTC().Format(time.RFC3339))
 	}
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.Atoi(n)
-		if err != nil || days < 0 {
-			return time.Time{}, false, fmt.Errorf("%q: want all, an RFC 3339 time, YYYY-MM-DD or an age like 30d", s)
-		}
-		return now.Add(-time.Duration(days) * 24 * time.Hour).UTC(), false, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return time.Time{}, false, fmt.Errorf("%q: want all, an RFC 3339 time, YYYY-MM-DD or an age like 30d", s)
-	}
-	return now.Add(-d).UTC(), false, nil
+	return t, false, nil
 }

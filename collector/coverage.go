@@ -116,7 +116,7 @@ func (w *worker) publishCoverage(ctx context.Context) error {
 	if p.QueryFrom.IsZero() {
 		p.QueryFrom = from
 	}
-	m, err := Message(w.c.cfg.Topics.Coverage, CoverageRecord(w.cid, w.name, w.c.now(), p))
+	m, err := Message(schema.TopicCoverage, CoverageRecord(w.cid, w.name, w.c.now(), p))
 	if err != nil {
 		return err
 	}

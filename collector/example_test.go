@@ -48,7 +48,9 @@ func Example() {
 	}
 
 	id, secret := emu.Tenants()[0].Credentials()
-	api, err := falcon.New(falcon.Config{BaseURL: srv.URL, ClientID: id, ClientSecret: secret})
+	fcfg := falcon.DefaultConfiguration()
+	fcfg.BaseURL, fcfg.ClientID, fcfg.ClientSecret = srv.URL, id, secret
+	api, err := falcon.New(fcfg)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -21,6 +21,8 @@ import (
 	"github.com/tokentrail/tokentrail/kafkaconn"
 	"github.com/tokentrail/tokentrail/schema"
 	"github.com/tokentrail/tokentrail/schema/schematest"
+
+	"github.com/tokentrail/tokentrail/internal/configtest"
 )
 
 // env is an emulator, a kfake cluster and a state directory.
@@ -33,6 +35,8 @@ type env struct {
 	dir   string
 	pub   *collector.KafkaPublisher
 	log   *slog.Logger
+
+	pageLimit, offsetCap int // of the Falcon clients; see paging
 }
 
 var epoch = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -79,9 +83,9 @@ func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return le
 func (e *env) client(tn *falcontest.Tenant, pageLimit, offsetCap int) *falcon.Client {
 	e.t.Helper()
 	id, secret := tn.Credentials()
-	c, err := falcon.New(falcon.Config{BaseURL: e.url, ClientID: id, ClientSecret: secret, RequestsPerMinute: -1,
+	c, err := falcon.New(falconDefaults(falcon.Config{BaseURL: e.url, ClientID: id, ClientSecret: secret, RequestsPerMinute: -1,
 		PageLimit: pageLimit, OffsetCap: offsetCap, BackoffBase: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
-		MaxRetries: 20})
+		MaxRetries: 20}))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -99,15 +103,14 @@ func (e *env) fileStore() *checkpoint.FileStore {
 // collector builds a collector over every emulator tenant, named t0, t1...
 func (e *env) collector(cfg collector.Config, store collector.Store) *collector.Collector {
 	e.t.Helper()
-	if cfg.PageLimit == 0 {
-		cfg.PageLimit = 1000
-	}
-	if cfg.OffsetCap == 0 {
-		cfg.OffsetCap = 10000
+	cfg = withDefaults(cfg)
+	pageLimit, offsetCap := e.pageLimit, e.offsetCap
+	if pageLimit == 0 {
+		pageLimit, offsetCap = falcon.DefaultPageLimit, falcon.DefaultOffsetCap
 	}
 	var tenants []collector.Tenant
 	for i, tn := range e.emu.Tenants() {
-		tenants = append(tenants, collector.Tenant{Name: tenantName(i), API: e.client(tn, cfg.PageLimit, cfg.OffsetCap)})
+		tenants = append(tenants, collector.Tenant{Name: tenantName(i), API: e.client(tn, pageLimit, offsetCap)})
 	}
 	c, err := collector.New(cfg, collector.Dependencies{Tenants: tenants, Publisher: e.pub, Store: store, Logger: e.log,
 		Registerer: prometheus.NewRegistry(), Now: e.clock.Now})
@@ -115,6 +118,20 @@ func (e *env) collector(cfg collector.Config, store collector.Store) *collector.
 		e.t.Fatal(err)
 	}
 	return c
+}
+
+// paging sets the page size and offset cap of the Falcon clients that
+// e.collector builds: the collector takes them from its clients.
+func (e *env) paging(pageLimit, offsetCap int) { e.pageLimit, e.offsetCap = pageLimit, offsetCap }
+
+// withDefaults returns cfg with its zero fields set to the defaults.
+func withDefaults(cfg collector.Config) collector.Config {
+	return configtest.WithDefaults(cfg, collector.DefaultConfiguration())
+}
+
+// falconDefaults returns cfg with its zero fields set to the defaults.
+func falconDefaults(cfg falcon.Config) falcon.Config {
+	return configtest.WithDefaults(cfg, falcon.DefaultConfiguration())
 }
 
 func tenantName(i int) string { return "t" + string(rune('0'+i)) }

@@ -34,6 +34,13 @@ func (c *Collector) CheckFalcon(ctx context.Context) error {
 }
 
 func (w *worker) checkFalcon(ctx context.Context) error {
+	// A request failing right now (and being retried) names its cause; a
+	// probe of our own would only time out behind it.
+	if f, ok := w.api.(interface{ Failure() error }); ok {
+		if err := f.Failure(); err != nil {
+			return err
+		}
+	}
 	if ok := w.apiOK.Load(); ok != 0 && time.Since(time.Unix(0, ok)) < readyFresh {
 		return nil
 	}

@@ -57,7 +57,7 @@ func (w *worker) collectTokens(ctx context.Context) error {
 	now := w.c.now()
 	after, until := w.state.TokensSeenAt, w.state.TokensSeenUntil
 	for len(changes) > 0 {
-		n := min(len(changes), w.c.cfg.PageLimit)
+		n := min(len(changes), w.api.PagerConfig().PageLimit)
 		batch := changes[:n]
 		changes = changes[n:]
 		msgs := make([]kafka.Message, 0, n)
@@ -110,8 +110,8 @@ func (w *worker) snapshotTokens(ctx context.Context) (listed map[string]struct{}
 		if !lower.IsZero() {
 			filter = "created_timestamp:>=" + falcon.FQLTime(lower)
 		}
-		p := falcon.NewPager(w.api.QueryTokens, falcon.Query{Filter: filter, Sort: "created_timestamp.asc", Limit: w.c.cfg.PageLimit},
-			falcon.PagerConfig{PageLimit: w.c.cfg.PageLimit, OffsetCap: w.c.cfg.OffsetCap})
+		pc := w.api.PagerConfig()
+		p := falcon.NewPager(w.api.QueryTokens, falcon.Query{Filter: filter, Sort: "created_timestamp.asc", Limit: pc.PageLimit}, pc)
 		windowMax := lower
 		for p.Next(ctx) {
 			var fresh []string
@@ -149,7 +149,7 @@ func (w *worker) snapshotTokens(ctx context.Context) (listed map[string]struct{}
 		}
 		if !windowMax.After(lower) {
 			return nil, nil, fmt.Errorf("tokens_query: more tokens share created_timestamp %s than the offset cap %d can page",
-				lower.Format(time.RFC3339Nano), w.c.cfg.OffsetCap)
+				lower.Format(time.RFC3339Nano), w.api.PagerConfig().OffsetCap)
 		}
 		lower = windowMax
 	}

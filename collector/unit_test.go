@@ -31,6 +31,8 @@ func TestParseStartTime(t *testing.T) {
 		"90m":                       now.Add(-90 * time.Minute),
 		"2025-01-02":                time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC),
 		"2025-01-02T03:04:05+02:00": time.Date(2025, 1, 2, 1, 4, 5, 0, time.UTC),
+		"2w":                        now.Add(-14 * 24 * time.Hour),
+		"2025-01-02 03:04":          time.Date(2025, 1, 2, 3, 4, 0, 0, time.UTC),
 	} {
 		got, all, err := collector.ParseStartTime(in, now)
 		if err != nil || all || !got.Equal(want) {
@@ -40,7 +42,7 @@ func TestParseStartTime(t *testing.T) {
 	if _, all, err := collector.ParseStartTime("ALL", now); err != nil || !all {
 		t.Errorf("ParseStartTime(ALL) = %v, %v", all, err)
 	}
-	for _, bad := range []string{"", "yesterday", "-5d", "-1h", "3x", "2025-13-01"} {
+	for _, bad := range []string{"", "yesterday", "-5d", "-1h", "3x", "2025-13-01", "2999-01-01", "2025-06-01T12:00:01Z"} {
 		if _, _, err := collector.ParseStartTime(bad, now); err == nil {
 			t.Errorf("ParseStartTime(%q) accepted", bad)
 		}
@@ -144,6 +146,18 @@ func TestParseCompression(t *testing.T) {
 	}
 }
 
+func withPoll(d time.Duration) collector.Config {
+	c := collector.DefaultConfiguration()
+	c.PollInterval = d
+	return c
+}
+
+func withStart(t time.Time) collector.Config {
+	c := collector.DefaultConfiguration()
+	c.StartTime = t
+	return c
+}
+
 func TestNewRejectsBadConfig(t *testing.T) {
 	store, _ := checkpoint.OpenFileStore(t.TempDir())
 	pub := &collector.KafkaPublisher{}
@@ -152,14 +166,17 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		cfg  collector.Config
 		deps collector.Dependencies
 	}{
-		"no tenants":     {deps: collector.Dependencies{Publisher: pub, Store: store}},
-		"bad tenant":     {deps: collector.Dependencies{Tenants: []collector.Tenant{{Name: "a/b", API: api}}, Publisher: pub, Store: store}},
-		"twice":          {deps: collector.Dependencies{Tenants: []collector.Tenant{{Name: "a", API: api}, {Name: "a", API: api}}, Publisher: pub, Store: store}},
-		"no API":         {deps: collector.Dependencies{Tenants: []collector.Tenant{{Name: "a"}}, Publisher: pub, Store: store}},
-		"no store":       {deps: collector.Dependencies{Tenants: []collector.Tenant{{Name: "a", API: api}}, Publisher: pub}},
-		"page limit":     {cfg: collector.Config{PageLimit: 1001}, deps: collector.Dependencies{Tenants: []collector.Tenant{{Name: "a", API: api}}, Publisher: pub, Store: store}},
-		"cap below page": {cfg: collector.Config{PageLimit: 500, OffsetCap: 100}, deps: collector.Dependencies{Tenants: []collector.Tenant{{Name: "a", API: api}}, Publisher: pub, Store: store}},
+		"no tenants":    {deps: collector.Dependencies{Publisher: pub, Store: store}},
+		"bad tenant":    {deps: collector.Dependencies{Tenants: []collector.Tenant{{Name: "a/b", API: api}}, Publisher: pub, Store: store}},
+		"twice":         {deps: collector.Dependencies{Tenants: []collector.Tenant{{Name: "a", API: api}, {Name: "a", API: api}}, Publisher: pub, Store: store}},
+		"no API":        {deps: collector.Dependencies{Tenants: []collector.Tenant{{Name: "a"}}, Publisher: pub, Store: store}},
+		"no store":      {deps: collector.Dependencies{Tenants: []collector.Tenant{{Name: "a", API: api}}, Publisher: pub}},
+		"poll interval": {cfg: withPoll(0), deps: collector.Dependencies{Tenants: []collector.Tenant{{Name: "a", API: api}}, Publisher: pub, Store: store}},
+		"future start":  {cfg: withStart(time.Now().Add(time.Hour)), deps: collector.Dependencies{Tenants: []collector.Tenant{{Name: "a", API: api}}, Publisher: pub, Store: store}},
 	} {
+		if tc.cfg.PollInterval == 0 && name != "poll interval" {
+			tc.cfg = collector.DefaultConfiguration()
+		}
 		if _, err := collector.New(tc.cfg, tc.deps); !errors.Is(err, collector.ErrConfig) {
 			t.Errorf("%s: New = %v, want ErrConfig", name, err)
 		}
@@ -175,7 +192,7 @@ func TestMetricsAndProgress(t *testing.T) {
 	tn := e.emu.Tenants()[0]
 	var logs syncBuf
 	reg := prometheus.NewRegistry()
-	c, err := collector.New(collector.Config{StartAll: true, PageLimit: 200, ProgressInterval: time.Millisecond},
+	c, err := collector.New(withDefaults(collector.Config{StartAll: true, ProgressInterval: time.Millisecond}),
 		collector.Dependencies{Tenants: []collector.Tenant{{Name: "m", API: e.client(tn, 200, 10000)}}, Publisher: e.pub,
 			Store: e.fileStore(), Logger: slog.New(slog.NewTextHandler(&logs, nil)), Registerer: reg, Now: e.clock.Now})
 	must(t, err)
@@ -234,12 +251,14 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels ma
 func TestReadinessFailures(t *testing.T) {
 	e := newEnv(t, falcontest.Config{Seed: 13, Tenants: []falcontest.TenantConfig{{Tokens: 1, Events: 5}}})
 	id, _ := e.emu.Tenants()[0].Credentials()
-	bad, err := falcon.New(falcon.Config{BaseURL: e.url, ClientID: id, ClientSecret: "wrong", MaxRetries: -1})
+	badCfg := falconDefaults(falcon.Config{BaseURL: e.url, ClientID: id, ClientSecret: "wrong"})
+	badCfg.MaxRetries = 0
+	bad, err := falcon.New(badCfg)
 	must(t, err)
 	pub, err := collector.NewKafkaPublisher(kafkaconn.Config{Brokers: []string{"127.0.0.1:1"}, DialTimeout: time.Second}, collector.PublisherConfig{})
 	must(t, err)
 	defer pub.Close()
-	c, err := collector.New(collector.Config{}, collector.Dependencies{Tenants: []collector.Tenant{{Name: "bad", API: bad}},
+	c, err := collector.New(collector.DefaultConfiguration(), collector.Dependencies{Tenants: []collector.Tenant{{Name: "bad", API: bad}},
 		Publisher: pub, Store: e.fileStore(), Logger: e.log, Now: e.clock.Now})
 	must(t, err)
 	ctx := ctxT(t, 20*time.Second)

@@ -67,7 +67,7 @@ func TestHeadersOnEveryMethod(t *testing.T) {
 
 func TestTokenRequestForm(t *testing.T) {
 	f := newFake(t, settingsOK)
-	c := f.client(func(c *Config) { c.MemberCID = "child-cid" })
+	c := f.client(func(c *Config) { c.MemberCID = "0123456789abcdef0123456789abcdef" })
 	if _, err := c.GetCustomerSettings(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestTokenRequestForm(t *testing.T) {
 	if tr.method != "POST" || !strings.HasPrefix(tr.header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		t.Errorf("token request %s %q", tr.method, tr.header.Get("Content-Type"))
 	}
-	if form.Get("client_id") != "client-id" || form.Get("client_secret") != "client-secret" || form.Get("member_cid") != "child-cid" {
+	if form.Get("client_id") != "client-id" || form.Get("client_secret") != "client-secret" || form.Get("member_cid") != "0123456789abcdef0123456789abcdef" {
 		t.Errorf("form = %v", form)
 	}
 	if tr.header.Get("Authorization") != "" {
@@ -252,8 +252,8 @@ func TestAutodiscovery(t *testing.T) {
 	f.region = "eu-1"
 	target, _ := url.Parse(f.srv.URL)
 	hm := &hostMap{target: target}
-	c, err := New(Config{ClientID: "id", ClientSecret: "s", HTTPClient: &http.Client{Transport: hm},
-		BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond})
+	c, err := New(withDefaults(Config{ClientID: "id", ClientSecret: "s", HTTPClient: &http.Client{Transport: hm},
+		BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +281,7 @@ func TestAutodiscovery(t *testing.T) {
 	f2.region = "us-1"
 	t2, _ := url.Parse(f2.srv.URL)
 	hm2 := &hostMap{target: t2}
-	c2, _ := New(Config{ClientID: "id", ClientSecret: "s", HTTPClient: &http.Client{Transport: hm2}})
+	c2, _ := New(withDefaults(Config{ClientID: "id", ClientSecret: "s", HTTPClient: &http.Client{Transport: hm2}}))
 	if _, err := c2.GetCustomerSettings(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func TestAutodiscoveryRejectsGov(t *testing.T) {
 		f := newFake(t, settingsOK)
 		f.region = region
 		target, _ := url.Parse(f.srv.URL)
-		c, _ := New(Config{ClientID: "id", ClientSecret: "s", HTTPClient: &http.Client{Transport: &hostMap{target: target}}})
+		c, _ := New(withDefaults(Config{ClientID: "id", ClientSecret: "s", HTTPClient: &http.Client{Transport: &hostMap{target: target}}}))
 		_, err := c.GetCustomerSettings(context.Background())
 		var ce *ConfigError
 		if !errors.As(err, &ce) || ce.Field != "Cloud" || !errors.Is(err, ErrConfig) {
@@ -309,7 +309,7 @@ func TestAutodiscoveryRejectsGov(t *testing.T) {
 	f := newFake(t, settingsOK)
 	target, _ := url.Parse(f.srv.URL)
 	hm := &hostMap{target: target}
-	c, _ := New(Config{ClientID: "id", ClientSecret: "s", Cloud: "us-gov-1", HTTPClient: &http.Client{Transport: hm}})
+	c, _ := New(withDefaults(Config{ClientID: "id", ClientSecret: "s", Cloud: "us-gov-1", HTTPClient: &http.Client{Transport: hm}}))
 	if _, err := c.GetCustomerSettings(context.Background()); err != nil {
 		t.Fatal(err)
 	}

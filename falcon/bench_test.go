@@ -38,7 +38,7 @@ func BenchmarkDecodeAuditEvents1000(b *testing.B) {
 		objs[i] = eventJSON(hexID(i))
 	}
 	data := []byte(ok("[" + strings.Join(objs, ",") + "]"))
-	c, _ := New(Config{ClientID: "a", ClientSecret: "b", BaseURL: "http://127.0.0.1:1"})
+	c, _ := New(withDefaults(Config{ClientID: "a", ClientSecret: "b", BaseURL: "http://127.0.0.1:1"}))
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {

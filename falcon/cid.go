@@ -21,14 +21,25 @@ var ErrNoCID = errors.New("falcon: the access token names no CID")
 // It fetches a token if none is held, retrying transient failures as every
 // request does.
 func (c *Client) CID(ctx context.Context) (string, error) {
+	unreachable := false
 	tok, err := retry.DoValue(ctx, c.newBackoff(), func(ctx context.Context) (string, error) {
 		tok, err := c.tokens.token(ctx)
-		if err != nil && tokenErrRetryable(err) {
+		unreachable = err != nil && tokenErrRetryable(err)
+		switch {
+		case unreachable:
+			if ctx.Err() == nil {
+				c.health.failed(ctx, c.log, "oauth2_token", c.BaseURL(), err, c.budget)
+			}
 			return "", retry.RetryableError(err)
+		case err == nil:
+			c.health.succeeded(ctx, c.log)
 		}
 		return tok, err
 	})
 	if err != nil {
+		if unreachable && ctx.Err() == nil {
+			return "", fmt.Errorf("falcon: read the CID: %w: %w", ErrUnreachable, err)
+		}
 		return "", fmt.Errorf("falcon: read the CID: %w", err)
 	}
 	if cid := jwtCID(tok); cid != "" {

@@ -40,7 +40,14 @@ type Client struct {
 	base   string // "" until autodiscovery picked a host
 
 	readBatch atomic.Int64 // IDs per read; lowered after a 414
+	health    health
+	budget    time.Duration // cfg.retryBudget()
+	requests  atomic.Int64  // HTTP requests sent
 }
+
+// Requests returns how many HTTP requests the client sent (retries and
+// token requests of its own included).
+func (c *Client) Requests() int64 { return c.requests.Load() }
 
 // New validates cfg and returns a Client. It does no I/O: the first request
 // fetches the OAuth2 token (and autodiscovers the cloud if configured).
@@ -71,6 +78,8 @@ func New(cfg Config) (*Client, error) {
 		c.base = Cloud(cfg.Cloud).BaseURL()
 	}
 	c.readBatch.Store(int64(cfg.IDsPerRead))
+	c.health.now = time.Now
+	c.budget = cfg.retryBudget()
 	c.tokens = newTokenManager(c)
 	return c, nil
 }
@@ -177,6 +186,7 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 	b := c.newBackoff()
 	refreshed := false
 	tries := 0
+	unreachable := false // the last attempt failed to reach the API
 	resp, err := retry.DoValue(ctx, b, func(ctx context.Context) (*response, error) {
 		tries++
 		if tries > 1 {
@@ -187,13 +197,24 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 		if o.retry {
 			c.log.DebugContext(ctx, "falcon request failed, will retry",
 				"operation", cl.op, "try", tries, "error", o.err)
+			if o.hint == hintNone && ctx.Err() == nil {
+				c.health.failed(ctx, c.log, cl.op, c.BaseURL(), o.err, c.budget)
+			}
+			unreachable = !errors.Is(o.err, ErrInvalidResponse) && !isRateLimited(o.err)
 			return nil, retry.RetryableError(o.err)
+		}
+		unreachable = false
+		if o.err == nil {
+			c.health.succeeded(ctx, c.log)
 		}
 		return o.resp, o.err
 	})
 	if err != nil {
-		if _, ok := err.(*APIError); ok {
+		if _, ok := err.(*APIError); ok && !unreachable {
 			return nil, err
+		}
+		if unreachable && ctx.Err() == nil {
+			return nil, fmt.Errorf("falcon %s: %w: %w", cl.op, ErrUnreachable, err)
 		}
 		return nil, fmt.Errorf("falcon %s: %w", cl.op, err)
 	}
@@ -252,6 +273,7 @@ func (c *Client) try(ctx context.Context, cl call, refreshed *bool) outcome {
 	}
 
 	start := time.Now()
+	c.requests.Add(1)
 	res, err := c.hc.Do(req)
 	if err != nil {
 		c.metrics.request(cl.op, 0, time.Since(start))
@@ -327,4 +349,9 @@ func (c *Client) decodeOK(cl call, status int, h http.Header, data []byte, readE
 			"status", status, "errors", r.env.Errors, "trace_id", trace)
 	}
 	return outcome{resp: r}
+}
+
+func isRateLimited(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusTooManyRequests
 }

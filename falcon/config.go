@@ -5,12 +5,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
 
-// Config configures a Client. Every zero value means the documented default,
-// so Config{ClientID: id, ClientSecret: secret} is a complete configuration.
+// Config configures a Client. Start from DefaultConfiguration and set the
+// credentials: every field means what it says, zero included, and New
+// refuses values that make no sense (*ConfigError names the field and its
+// configuration key).
 type Config struct {
 	// Cloud selects the API host: "us-1", "us-2", "eu-1", "us-gov-1",
 	// "us-gov-2", "us-3" or "autodiscover". Default "autodiscover": the first
@@ -34,19 +37,20 @@ type Config struct {
 
 	// RequestsPerMinute is the client-side ceiling on API requests in any
 	// sliding minute, kept below the CID-wide server limit so other
-	// integrations of the tenant keep room. Default 300; < 0 means unlimited.
+	// integrations of the tenant keep room. Default 300; < 0 means unlimited;
+	// 0 is refused.
 	RequestsPerMinute int
 	// IDsPerRead is the number of IDs per tokens_read/audit_events_read
 	// request. Default 500.
 	IDsPerRead int
 	// PageLimit is the default limit of query requests (1-1000). Default 1000.
 	PageLimit int
-	// OffsetCap is the largest offset+limit the client ever requests.
-	// Default 10000; < 0 disables the check.
+	// OffsetCap is the largest offset+limit the client ever requests, at
+	// least PageLimit. Default 10000; < 0 disables the check.
 	OffsetCap int
 
 	// MaxRetries bounds retries per request (429, 5xx, network errors,
-	// unreadable 2xx bodies). Default 8; < 0 means no retries.
+	// unreadable 2xx bodies). Default 8; 0 means no retries.
 	MaxRetries int
 	// BackoffBase and BackoffMax shape the jittered exponential backoff.
 	// Defaults 2 s and 60 s.
@@ -54,7 +58,7 @@ type Config struct {
 	BackoffMax  time.Duration
 
 	// RenewBefore renews the OAuth2 token this long before it expires (at
-	// most half its lifetime). Default 2 min; < 0 renews only at expiry.
+	// most half its lifetime). Default 2 min; 0 renews only at expiry.
 	RenewBefore time.Duration
 
 	// UserAgent is sent on every request. Default "tokentrail-falcon".
@@ -148,76 +152,84 @@ func (c Cloud) BaseURL() string {
 	return ""
 }
 
-// normalize validates cfg and fills in defaults.
+// normalize validates cfg. Every setting means what it says, zero
+// included: start from DefaultConfiguration. Only the dependencies have
+// defaults (HTTPClient, Logger) and an empty UserAgent sends
+// DefaultUserAgent.
 func (cfg Config) normalize() (Config, error) {
-	d := DefaultConfiguration()
 	if strings.TrimSpace(cfg.ClientID) == "" {
-		return cfg, &ConfigError{Field: "ClientID", Reason: "required"}
+		return cfg, configError("ClientID", "required")
 	}
 	if cfg.ClientSecret == "" {
-		return cfg, &ConfigError{Field: "ClientSecret", Reason: "required"}
+		return cfg, configError("ClientSecret", "required")
 	}
 	cloud, err := ParseCloud(cfg.Cloud)
 	if err != nil {
-		return cfg, &ConfigError{Field: "Cloud", Reason: fmt.Sprintf("unknown cloud %q", cfg.Cloud)}
+		return cfg, configError("Cloud", fmt.Sprintf("unknown cloud %q", cfg.Cloud))
 	}
 	cfg.Cloud = string(cloud)
 	if cfg.BaseURL != "" {
 		u, err := url.Parse(cfg.BaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-			return cfg, &ConfigError{Field: "BaseURL", Reason: fmt.Sprintf("%q is not an http(s) URL without query", cfg.BaseURL)}
+			return cfg, configError("BaseURL", fmt.Sprintf("%q is not an http(s) URL without query", cfg.BaseURL))
 		}
 		cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	}
 	switch {
 	case cfg.RequestsPerMinute == 0:
-		cfg.RequestsPerMinute = d.RequestsPerMinute
+		return cfg, configError("RequestsPerMinute", "0 allows no request (use -1 for no ceiling)")
 	case cfg.RequestsPerMinute < 0:
 		cfg.RequestsPerMinute = -1
 	}
-	if cfg.IDsPerRead == 0 {
-		cfg.IDsPerRead = d.IDsPerRead
-	} else if cfg.IDsPerRead < 0 {
-		return cfg, &ConfigError{Field: "IDsPerRead", Reason: fmt.Sprintf("%d is negative", cfg.IDsPerRead)}
+	if cfg.IDsPerRead < 1 {
+		return cfg, configError("IDsPerRead", fmt.Sprintf("%d is not positive", cfg.IDsPerRead))
 	}
-	if cfg.PageLimit == 0 {
-		cfg.PageLimit = d.PageLimit
-	} else if cfg.PageLimit < 0 || cfg.PageLimit > MaxPageLimit {
-		return cfg, &ConfigError{Field: "PageLimit", Reason: fmt.Sprintf("%d is outside 1-%d", cfg.PageLimit, MaxPageLimit)}
+	if cfg.PageLimit < 1 || cfg.PageLimit > MaxPageLimit {
+		return cfg, configError("PageLimit", fmt.Sprintf("%d is outside 1-%d", cfg.PageLimit, MaxPageLimit))
 	}
 	switch {
 	case cfg.OffsetCap == 0:
-		cfg.OffsetCap = d.OffsetCap
+		return cfg, configError("OffsetCap", "0 allows no query (use -1 for no cap)")
 	case cfg.OffsetCap < 0:
 		cfg.OffsetCap = -1
+	case cfg.OffsetCap < cfg.PageLimit:
+		return cfg, configError("OffsetCap", fmt.Sprintf("%d is below the page limit %d", cfg.OffsetCap, cfg.PageLimit))
 	}
-	switch {
-	case cfg.MaxRetries == 0:
-		cfg.MaxRetries = d.MaxRetries
-	case cfg.MaxRetries < 0:
-		cfg.MaxRetries = 0
+	if cfg.MemberCID != "" && !cidRe.MatchString(cfg.MemberCID) {
+		return cfg, configError("MemberCID", fmt.Sprintf("%q is not a CID (32 hex digits, optionally -XX)", cfg.MemberCID))
 	}
-	if cfg.BackoffBase == 0 {
-		cfg.BackoffBase = d.BackoffBase
-	} else if cfg.BackoffBase < 0 {
-		return cfg, &ConfigError{Field: "BackoffBase", Reason: fmt.Sprintf("%v is negative", cfg.BackoffBase)}
+	if cfg.MaxRetries < 0 {
+		return cfg, configError("MaxRetries", fmt.Sprintf("%d is negative (0: no retries)", cfg.MaxRetries))
 	}
-	if cfg.BackoffMax == 0 {
-		cfg.BackoffMax = max(d.BackoffMax, cfg.BackoffBase)
-	} else if cfg.BackoffMax < cfg.BackoffBase {
-		return cfg, &ConfigError{Field: "BackoffMax", Reason: fmt.Sprintf("%v is below BackoffBase %v", cfg.BackoffMax, cfg.BackoffBase)}
+	if cfg.BackoffBase <= 0 {
+		return cfg, configError("BackoffBase", fmt.Sprintf("%v is not positive", cfg.BackoffBase))
 	}
-	switch {
-	case cfg.RenewBefore == 0:
-		cfg.RenewBefore = d.RenewBefore
-	case cfg.RenewBefore < 0:
-		cfg.RenewBefore = 0
+	if cfg.BackoffMax < cfg.BackoffBase {
+		return cfg, configError("BackoffMax", fmt.Sprintf("%v is below BackoffBase %v", cfg.BackoffMax, cfg.BackoffBase))
+	}
+	if cfg.RenewBefore < 0 {
+		return cfg, configError("RenewBefore", fmt.Sprintf("%v is negative (0: renew at expiry)", cfg.RenewBefore))
 	}
 	if cfg.UserAgent == "" {
-		cfg.UserAgent = d.UserAgent
+		cfg.UserAgent = DefaultUserAgent
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return cfg, nil
+}
+
+// cidRe matches a customer ID: 32 hex digits and an optional checksum.
+var cidRe = regexp.MustCompile(`^[0-9a-fA-F]{32}(-[0-9a-fA-F]{2})?$`)
+
+// configKeys are the configuration keys (flag names) of Config's fields.
+var configKeys = map[string]string{
+	"Cloud": "falcon-cloud", "BaseURL": "falcon-base-url", "ClientID": "falcon-client-id",
+	"ClientSecret": "falcon-client-secret", "MemberCID": "falcon-member-cid", "IDsPerRead": "falcon-ids-per-read",
+	"PageLimit": "falcon-page-limit", "OffsetCap": "falcon-offset-cap", "BackoffBase": "falcon-backoff-base",
+	"BackoffMax": "falcon-backoff-max", "RequestsPerMinute": "falcon-requests-per-minute", "MaxRetries": "falcon-max-retries",
+}
+
+func configError(field, reason string) *ConfigError {
+	return &ConfigError{Field: field, Key: configKeys[field], Reason: reason}
 }

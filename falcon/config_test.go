@@ -13,25 +13,27 @@ func TestDefaultConfiguration(t *testing.T) {
 		d.RenewBefore != 2*time.Minute {
 		t.Fatalf("defaults: %+v", d)
 	}
-	// Zero values normalise to the same defaults.
-	n, err := Config{ClientID: "a", ClientSecret: "b"}.normalize()
-	if err != nil {
-		t.Fatal(err)
+	// Zero means zero: a zero setting is refused or means none, never the
+	// default.
+	if _, err := (Config{ClientID: "a", ClientSecret: "b"}).normalize(); !errors.Is(err, ErrConfig) {
+		t.Fatalf("zero config: %v, want a ConfigError", err)
 	}
-	if n.Cloud != d.Cloud || n.RequestsPerMinute != d.RequestsPerMinute || n.IDsPerRead != d.IDsPerRead ||
-		n.PageLimit != d.PageLimit || n.OffsetCap != d.OffsetCap || n.MaxRetries != d.MaxRetries ||
-		n.BackoffBase != d.BackoffBase || n.BackoffMax != d.BackoffMax || n.RenewBefore != d.RenewBefore ||
-		n.UserAgent != d.UserAgent || n.Logger == nil {
-		t.Fatalf("normalised zero config %+v differs from defaults %+v", n, d)
+	base := d
+	base.ClientID, base.ClientSecret = "a", "b"
+	n, err := base.normalize()
+	if err != nil || n.Logger == nil || n.MaxRetries != 8 {
+		t.Fatalf("defaults: %+v, %v", n, err)
 	}
-	n, _ = Config{ClientID: "a", ClientSecret: "b", RequestsPerMinute: -5, OffsetCap: -1, MaxRetries: -1, RenewBefore: -1}.normalize()
-	if n.RequestsPerMinute != -1 || n.OffsetCap != -1 || n.MaxRetries != 0 || n.RenewBefore != 0 {
-		t.Fatalf("negative values: %+v", n)
+	none := base
+	none.RequestsPerMinute, none.OffsetCap, none.MaxRetries, none.RenewBefore = -5, -1, 0, 0
+	n, err = none.normalize()
+	if err != nil || n.RequestsPerMinute != -1 || n.OffsetCap != -1 || n.MaxRetries != 0 || n.RenewBefore != 0 {
+		t.Fatalf("none: %+v, %v", n, err)
 	}
 }
 
 func TestNewValidation(t *testing.T) {
-	base := Config{ClientID: "id", ClientSecret: "secret"}
+	base := withDefaults(Config{ClientID: "id", ClientSecret: "secret"})
 	cases := []struct {
 		field string
 		mod   func(*Config)
@@ -43,6 +45,13 @@ func TestNewValidation(t *testing.T) {
 		{"BaseURL", func(c *Config) { c.BaseURL = "http://" }},
 		{"PageLimit", func(c *Config) { c.PageLimit = 1001 }},
 		{"IDsPerRead", func(c *Config) { c.IDsPerRead = -1 }},
+		{"IDsPerRead", func(c *Config) { c.IDsPerRead = 0 }},
+		{"PageLimit", func(c *Config) { c.PageLimit = 0 }},
+		{"RequestsPerMinute", func(c *Config) { c.RequestsPerMinute = 0 }},
+		{"OffsetCap", func(c *Config) { c.OffsetCap = 0 }},
+		{"OffsetCap", func(c *Config) { c.OffsetCap = 500 }},
+		{"MaxRetries", func(c *Config) { c.MaxRetries = -1 }},
+		{"MemberCID", func(c *Config) { c.MemberCID = "not-a-cid" }},
 		{"BackoffBase", func(c *Config) { c.BackoffBase = -time.Second }},
 		{"BackoffMax", func(c *Config) { c.BackoffBase = time.Second; c.BackoffMax = time.Millisecond }},
 	}
@@ -51,7 +60,7 @@ func TestNewValidation(t *testing.T) {
 		tc.mod(&cfg)
 		_, err := New(cfg)
 		var ce *ConfigError
-		if !errors.As(err, &ce) || ce.Field != tc.field || !errors.Is(err, ErrConfig) {
+		if !errors.As(err, &ce) || ce.Field != tc.field || ce.Key == "" || !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: got %v", tc.field, err)
 		}
 	}
@@ -62,11 +71,11 @@ func TestNewValidation(t *testing.T) {
 	if c.BaseURL() != "" {
 		t.Errorf("autodiscover client has base %q before discovery", c.BaseURL())
 	}
-	c, _ = New(Config{ClientID: "id", ClientSecret: "s", Cloud: "EU-1"})
+	c, _ = New(withDefaults(Config{ClientID: "id", ClientSecret: "s", Cloud: "EU-1"}))
 	if c.BaseURL() != "https://api.eu-1.crowdstrike.com" {
 		t.Errorf("eu-1 base = %q", c.BaseURL())
 	}
-	c, _ = New(Config{ClientID: "id", ClientSecret: "s", Cloud: "us-gov-1", BaseURL: "http://127.0.0.1:1/"})
+	c, _ = New(withDefaults(Config{ClientID: "id", ClientSecret: "s", Cloud: "us-gov-1", BaseURL: "http://127.0.0.1:1/"}))
 	if c.BaseURL() != "http://127.0.0.1:1" {
 		t.Errorf("BaseURL must win over Cloud: %q", c.BaseURL())
 	}

@@ -21,6 +21,8 @@ import (
 
 	"github.com/tokentrail/tokentrail/falcon"
 	"github.com/tokentrail/tokentrail/falcon/falcontest"
+
+	"github.com/tokentrail/tokentrail/internal/configtest"
 )
 
 type env struct {
@@ -80,7 +82,7 @@ func start(t *testing.T, cfg falcontest.Config, mod func(*falcon.Config)) *env {
 	if e.cap.next == nil {
 		e.cap.next = http.DefaultTransport
 	}
-	fc := falcon.Config{
+	fc := withDefaults(falcon.Config{
 		BaseURL:           srv.URL,
 		ClientID:          id,
 		ClientSecret:      secret,
@@ -90,7 +92,7 @@ func start(t *testing.T, cfg falcontest.Config, mod func(*falcon.Config)) *env {
 		BackoffBase:       time.Millisecond,
 		BackoffMax:        10 * time.Millisecond,
 		Metrics:           falcon.NewMetrics(e.reg),
-	}
+	})
 	if mod != nil {
 		mod(&fc)
 	}
@@ -896,7 +898,7 @@ func TestContract429StormAllOperations(t *testing.T) {
 
 	// Exhausted retries surface ErrRateLimited.
 	e2 := start(t, falcontest.Config{Faults: falcontest.Faults{RateLimitStormRate: 1, Operations: []string{falcontest.OpTokensQuery}}},
-		func(c *falcon.Config) { c.MaxRetries = -1 })
+		func(c *falcon.Config) { c.MaxRetries = 0 })
 	if _, err := e2.client.QueryTokens(ctx, falcon.Query{}); !errors.Is(err, falcon.ErrRateLimited) {
 		t.Errorf("got %v", err)
 	}
@@ -947,7 +949,7 @@ func TestContractAutodiscoveryAndRevoke(t *testing.T) {
 			rw.next = http.DefaultTransport
 		}
 		id, secret := srv.Emulator().Tenants()[0].Credentials()
-		c, err := falcon.New(falcon.Config{ClientID: id, ClientSecret: secret, HTTPClient: &http.Client{Transport: rw}})
+		c, err := falcon.New(withDefaults(falcon.Config{ClientID: id, ClientSecret: secret, HTTPClient: &http.Client{Transport: rw}}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1015,4 +1017,9 @@ func TestContractNotFoundFaultEveryOperation(t *testing.T) {
 	if _, ok := e.tenant.Token(id); !ok {
 		t.Error("the 404 fault must not delete anything")
 	}
+}
+
+// withDefaults returns cfg with its zero fields set to the defaults.
+func withDefaults(cfg falcon.Config) falcon.Config {
+	return configtest.WithDefaults(cfg, falcon.DefaultConfiguration())
 }

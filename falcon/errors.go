@@ -35,9 +35,11 @@ var (
 	ErrInvalidResponse = errors.New("falcon: invalid response")
 )
 
-// ConfigError names the Config field that is invalid.
+// ConfigError names the Config field that is invalid, and its
+// configuration key (the flag name, e.g. falcon-page-limit).
 type ConfigError struct {
 	Field  string
+	Key    string
 	Reason string
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 
 	"github.com/tokentrail/tokentrail/falcon"
 )
@@ -39,11 +40,10 @@ func Example() {
 	srv := exampleAPI()
 	defer srv.Close()
 
-	client, err := falcon.New(falcon.Config{
-		BaseURL:      srv.URL, // or Cloud: "eu-1"; empty means autodiscover
-		ClientID:     "my-client-id",
-		ClientSecret: "my-client-secret",
-	})
+	cfg := falcon.DefaultConfiguration()
+	cfg.BaseURL = srv.URL // or cfg.Cloud = "eu-1"; the default autodiscovers
+	cfg.ClientID, cfg.ClientSecret = "my-client-id", "my-client-secret"
+	client, err := falcon.New(cfg)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -77,7 +77,9 @@ func Example() {
 func ExampleClient_TokenPager() {
 	srv := exampleAPI()
 	defer srv.Close()
-	client, _ := falcon.New(falcon.Config{BaseURL: srv.URL, ClientID: "id", ClientSecret: "secret"})
+	cfg := falcon.DefaultConfiguration()
+	cfg.BaseURL, cfg.ClientID, cfg.ClientSecret = srv.URL, "id", "secret"
+	client, _ := falcon.New(cfg)
 	ctx := context.Background()
 
 	p := client.TokenPager(falcon.Query{Sort: "created_timestamp.asc"})
@@ -99,4 +101,20 @@ func ExampleNew_errors() {
 	fmt.Println(errors.As(err, &ce), ce.Field, errors.Is(err, falcon.ErrConfig))
 	// Output:
 	// true ClientSecret true
+}
+
+// Failure says why requests fail right now, for a readiness check: here,
+// an API address where nothing listens.
+func ExampleClient_Failure() {
+	cfg := falcon.DefaultConfiguration()
+	cfg.BaseURL, cfg.ClientID, cfg.ClientSecret = "http://127.0.0.1:1", "id", "secret"
+	cfg.MaxRetries = 0
+	client, _ := falcon.New(cfg)
+	_, err := client.GetCustomerSettings(context.Background())
+	fmt.Println(errors.Is(err, falcon.ErrUnreachable))
+	cause, _, _ := strings.Cut(client.Failure().Error(), " since ")
+	fmt.Println(cause)
+	// Output:
+	// true
+	// connection refused
 }

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tokentrail/tokentrail/internal/configtest"
 )
 
 // seen is one request as the fake server received it.
@@ -109,7 +111,7 @@ func (f *fake) tokenRequests() []seen {
 // client returns a Client for f with fast retries and no budget.
 func (f *fake) client(mod func(*Config)) *Client {
 	f.t.Helper()
-	cfg := Config{
+	cfg := withDefaults(Config{
 		BaseURL:           f.srv.URL,
 		ClientID:          "client-id",
 		ClientSecret:      "client-secret",
@@ -117,7 +119,7 @@ func (f *fake) client(mod func(*Config)) *Client {
 		MaxRetries:        3,
 		BackoffBase:       time.Millisecond,
 		BackoffMax:        5 * time.Millisecond,
-	}
+	})
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -191,3 +193,6 @@ func hijackWrite(t *testing.T, w http.ResponseWriter, raw string) {
 	_ = buf.Flush()
 	_ = conn.Close()
 }
+
+// withDefaults returns cfg with its zero fields set to the defaults.
+func withDefaults(cfg Config) Config { return configtest.WithDefaults(cfg, DefaultConfiguration()) }

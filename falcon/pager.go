@@ -121,3 +121,9 @@ func (p *Pager) Total() int64 { return p.total }
 
 // Err returns the error that ended the walk; nil when it ran to the end.
 func (p *Pager) Err() error { return p.err }
+
+// PagerConfig returns the client's page size and offset cap: the one
+// place callers that page queries themselves take them from.
+func (c *Client) PagerConfig() PagerConfig {
+	return PagerConfig{PageLimit: c.cfg.PageLimit, OffsetCap: c.cfg.OffsetCap}
+}

@@ -5,7 +5,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,8 +67,12 @@ func (c Config) Validate() error {
 		return ErrNoBrokers
 	}
 	for _, b := range c.Brokers {
-		if b == "" || !strings.Contains(b, ":") {
+		host, port, err := net.SplitHostPort(b)
+		if err != nil || host == "" {
 			return fmt.Errorf("kafkaconn: broker %q is not host:port", b)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("kafkaconn: broker %q: port %q is not a number from 1 to 65535", b, port)
 		}
 	}
 	switch strings.ToUpper(c.SASL.Mechanism) {

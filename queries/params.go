@@ -3,13 +3,15 @@ package queries
 import (
 	"errors"
 	"fmt"
-	"regexp"
+
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/tokentrail/tokentrail/internal/timespec"
 )
 
 // ParamType is the declared type of a report parameter.
@@ -66,9 +68,6 @@ func (e *ParamError) Unwrap() error { return e.Err }
 var zeroTime = time.Unix(0, 0).UTC()
 
 var (
-	relativeRe = regexp.MustCompile(`^(\d{1,6})([smhdw])$`)
-	units      = map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour,
-		"d": 24 * time.Hour, "w": 7 * 24 * time.Hour}
 	// ClickHouse DateTime holds 1970-01-01 .. 2106-02-07.
 	minTime = time.Unix(0, 0).UTC()
 	maxTime = time.Date(2106, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -103,39 +102,19 @@ func (p Param) parse(s string, now time.Time) (any, error) {
 }
 
 func parseDuration(s string) (time.Duration, error) {
-	bad := errors.New("want a duration such as 45s, 90m, 12h, 30d, 2w or 1h30m")
-	if m := relativeRe.FindStringSubmatch(s); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return time.Duration(n) * units[m[2]], nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, bad
+	d, err := timespec.Duration(s)
+	if err != nil {
+		return 0, errors.New("want a duration such as 45s, 90m, 12h, 30d, 2w or 1h30m")
 	}
 	return d, nil
 }
 
 func parseTime(s string, now time.Time) (time.Time, error) {
-	var t time.Time
-	if s == "now" {
-		t = now
-	} else if m := relativeRe.FindStringSubmatch(s); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		t = now.Add(-time.Duration(n) * units[m[2]])
-	} else {
-		var err error
-		for _, layout := range []string{time.DateOnly, "2006-01-02 15:04", time.DateTime, "2006-01-02T15:04",
-			"2006-01-02T15:04:05", time.RFC3339Nano} {
-			if t, err = time.Parse(layout, s); err == nil {
-				break
-			}
-		}
-		if err != nil {
-			return t, errors.New("want now, a time ago such as 30d/12h/2w, a date 2006-01-02, " +
-				"2006-01-02 15:04[:05] (UTC) or RFC 3339")
-		}
+	t, err := timespec.Time(s, now)
+	if err != nil {
+		return t, errors.New("want " + timespec.Forms)
 	}
-	t = t.UTC().Truncate(time.Second)
+	t = t.Truncate(time.Second)
 	if t.Before(minTime) || !t.Before(maxTime) {
 		return t, errors.New("out of the range ClickHouse DateTime holds (1970 to 2105)")
 	}

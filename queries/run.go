@@ -2,6 +2,7 @@ package queries
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 	"reflect"
@@ -21,6 +22,9 @@ type Result struct {
 	Report *Report
 	Values Values
 	Tables []Table
+	// Notes qualify the result (a stale collection, say); renderers show
+	// them before the tables.
+	Notes []string
 }
 
 // Table is the result of one section.
@@ -182,4 +186,124 @@ func normalize(v reflect.Value) any {
 		return out
 	}
 	return fmt.Sprint(v.Interface())
+}
+
+// DataTables are the tables the reports read: what the sink writes.
+var DataTables = []string{"audit_events", "tokens", "token_changes", "settings_changes"}
+
+// ErrNoData is wrapped by *DataError: a report would run on a database
+// without tokentrail's tables, or on a tenant without data, and its empty
+// sections would look like a clean result.
+var ErrNoData = errors.New("queries: no data to report on")
+
+// DataError says why there is nothing to report on.
+type DataError struct {
+	// MissingTables are the DataTables the database lacks.
+	MissingTables []string
+	// Tenant has no record in any table; Tenants are those that do.
+	Tenant  string
+	Tenants []string
+}
+
+func (e *DataError) Error() string {
+	if len(e.MissingTables) > 0 {
+		return fmt.Sprintf("the database has no tokentrail tables %s (is it the sink's database? ingest migrate creates them)",
+			strings.Join(e.MissingTables, ", "))
+	}
+	if len(e.Tenants) == 0 {
+		return fmt.Sprintf("tenant %q has no data: the database holds no records of any tenant yet", e.Tenant)
+	}
+	return fmt.Sprintf("tenant %q has no data (tenants with data: %s)", e.Tenant, strings.Join(e.Tenants, ", "))
+}
+
+// Unwrap returns ErrNoData.
+func (e *DataError) Unwrap() error { return ErrNoData }
+
+// Coverage is what the database holds of one tenant.
+type Coverage struct {
+	// LastCollected is when the tenant's newest record was collected.
+	LastCollected time.Time
+}
+
+// StaleAfter is how old a tenant's newest record may be before a report
+// notes that its collection may be stale.
+const StaleAfter = 72 * time.Hour
+
+// Note returns a note for a report ending at until when the tenant's
+// newest record is older than StaleAfter, else "".
+func (c Coverage) Note(tenant string, until time.Time) string {
+	if until.Sub(c.LastCollected) <= StaleAfter {
+		return ""
+	}
+	return fmt.Sprintf("The newest record of tenant %s was collected at %s, %s before the end of the period: "+
+		"if its collector is running, nothing changed since; otherwise this report misses what happened after.",
+		tenant, c.LastCollected.Format(time.RFC3339), until.Sub(c.LastCollected).Round(time.Hour))
+}
+
+// CheckTenant checks, before a report runs, that the connection's database
+// has tokentrail's tables and that tenant has records in them, and returns
+// when its newest record was collected. A missing table or tenant is a
+// *DataError.
+func CheckTenant(ctx context.Context, q Querier, tenant string) (Coverage, error) {
+	rows, err := q.Query(ctx, "SELECT name FROM system.tables WHERE database = currentDatabase()")
+	if err != nil {
+		return Coverage{}, fmt.Errorf("list tables: %w", err)
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return Coverage{}, fmt.Errorf("list tables: %w", err)
+		}
+		have[name] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return Coverage{}, fmt.Errorf("list tables: %w", err)
+	}
+	var missing []string
+	for _, t := range DataTables {
+		if !have[t] {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) > 0 {
+		return Coverage{}, &DataError{MissingTables: missing}
+	}
+	// Per table, so that each scan reads two columns; settings and tokens
+	// are small, audit_events is ordered by tenant first.
+	var parts []string
+	for _, t := range DataTables {
+		parts = append(parts, "SELECT tenant, max(collected_at) AS last FROM "+t+" GROUP BY tenant")
+	}
+	rows, err = q.Query(ctx, "SELECT tenant, max(last) FROM ("+strings.Join(parts, " UNION ALL ")+") GROUP BY tenant ORDER BY tenant")
+	if err != nil {
+		return Coverage{}, fmt.Errorf("list tenants: %w", err)
+	}
+	defer rows.Close()
+	var cov Coverage
+	found := false
+	var tenants []string
+	for rows.Next() {
+		var name string
+		var last time.Time
+		if err := rows.Scan(&name, &last); err != nil {
+			return Coverage{}, fmt.Errorf("list tenants: %w", err)
+		}
+		tenants = append(tenants, name)
+		if name == tenant {
+			found, cov.LastCollected = true, last.UTC()
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return Coverage{}, fmt.Errorf("list tenants: %w", err)
+	}
+	if !found {
+		if len(tenants) > 20 {
+			tenants = append(tenants[:20], fmt.Sprintf("and %d more", len(tenants)-20))
+		}
+		return Coverage{}, &DataError{Tenant: tenant, Tenants: tenants}
+	}
+	return cov, nil
 }

@@ -22,6 +22,9 @@ func renderMarkdown(w io.Writer, res *queries.Result, level int) error {
 		meta = append(meta, "**"+mdEscape(kv.Key)+":** "+mdEscape(kv.Value))
 	}
 	fmt.Fprintf(bw, "%s\n", strings.Join(meta, " · "))
+	for _, n := range res.Notes {
+		fmt.Fprintf(bw, "\n> **Note:** %s\n", mdEscape(n))
+	}
 	for _, t := range res.Tables {
 		fmt.Fprintf(bw, "\n<a id=\"%s\"></a>\n\n%s# %s\n\n", anchor(r.Name, t.Section.Name), h, mdEscape(t.Section.Title))
 		if t.Section.Notes != "" {

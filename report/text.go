@@ -12,7 +12,12 @@ import (
 )
 
 // renderText writes aligned plain-text tables.
-func renderText(w io.Writer, res *queries.Result) error {
+func renderText(w io.Writer, res *queries.Result) error { return RenderText(w, res, 0) }
+
+// RenderText writes aligned plain-text tables no wider than width columns
+// (0: no limit), for a terminal: the widest text columns are shortened,
+// their cells cut with "…", until a row fits.
+func RenderText(w io.Writer, res *queries.Result, width int) error {
 	bw := bufio.NewWriter(w)
 	r := res.Report
 	fmt.Fprintf(bw, "%s (%s)\n%s\n", r.Title, r.Name, r.Description)
@@ -21,17 +26,20 @@ func renderText(w io.Writer, res *queries.Result) error {
 		meta = append(meta, kv.Key+": "+oneLine(kv.Value))
 	}
 	fmt.Fprintln(bw, strings.Join(meta, " | "))
+	for _, n := range res.Notes {
+		fmt.Fprintln(bw, "Note: "+n)
+	}
 	for _, t := range res.Tables {
 		fmt.Fprintf(bw, "\n== %s ==\n", t.Section.Title)
 		if t.Section.Notes != "" {
 			fmt.Fprintln(bw, t.Section.Notes)
 		}
-		writeAligned(bw, &t)
+		writeAligned(bw, &t, width)
 	}
 	return bw.Flush()
 }
 
-func writeAligned(w io.Writer, t *queries.Table) {
+func writeAligned(w io.Writer, t *queries.Table, limit int) {
 	if len(t.Rows) == 0 {
 		fmt.Fprintln(w, "(no rows)")
 		return
@@ -47,6 +55,14 @@ func writeAligned(w io.Writer, t *queries.Table) {
 			s := oneLine(cell(t.Columns[i], v, "-"))
 			cells[r][i] = s
 			width[i] = max(width[i], utf8.RuneCountInString(s))
+		}
+	}
+	fit(width, limit, func(i int) bool { return numeric(t.Columns[i]) })
+	for _, row := range cells {
+		for i, s := range row {
+			if n := utf8.RuneCountInString(s); n > width[i] {
+				row[i] = string([]rune(s)[:width[i]-1]) + "…"
+			}
 		}
 	}
 	line := func(vals []string, right func(int) bool) {
@@ -70,6 +86,9 @@ func writeAligned(w io.Writer, t *queries.Table) {
 	rules := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
 		names[i] = c.Name
+		if n := utf8.RuneCountInString(c.Name); n > width[i] {
+			names[i] = string([]rune(c.Name)[:width[i]-1]) + "…"
+		}
 		rules[i] = strings.Repeat("-", width[i])
 	}
 	isNum := func(i int) bool { return numeric(t.Columns[i]) }
@@ -83,6 +102,36 @@ func writeAligned(w io.Writer, t *queries.Table) {
 		noun = "row"
 	}
 	fmt.Fprintf(w, "(%d %s)\n", len(t.Rows), noun)
+}
+
+// minColumn is the narrowest a shortened column gets.
+const minColumn = 8
+
+// fit shortens the widest shortenable columns (text, not numbers) until
+// the row, with two spaces between columns, is at most limit wide.
+func fit(width []int, limit int, numeric func(int) bool) {
+	if limit <= 0 {
+		return
+	}
+	total := func() int {
+		n := 2 * (len(width) - 1)
+		for _, w := range width {
+			n += w
+		}
+		return n
+	}
+	for total() > limit {
+		widest := -1
+		for i, w := range width {
+			if !numeric(i) && w > minColumn && (widest < 0 || w > width[widest]) {
+				widest = i
+			}
+		}
+		if widest < 0 {
+			return // as narrow as it gets
+		}
+		width[widest]--
+	}
 }
 
 // renderCSV writes one CSV table per section. With several sections, each

@@ -313,6 +313,8 @@ func checkToken(r *Token) error {
 	}
 	if r.SchemaVersion < 2 {
 		r.Complete()
+	} else if r.LastStatus == "" { // a producer that leaves it out: ClickHouse's status column needs it
+		r.LastStatus = r.Status
 	}
 	return nil
 }

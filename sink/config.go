@@ -3,14 +3,16 @@ package sink
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tokentrail/tokentrail/kafkaconn"
 	"github.com/tokentrail/tokentrail/schema"
 )
 
-// Config configures a Sink. Zero durations and sizes take the defaults
-// listed with each field (DefaultConfiguration returns them filled in).
+// Config configures a Sink. Start from DefaultConfiguration (its defaults
+// are listed with each field): every setting means what it says, and New
+// refuses zero sizes and durations with a *ConfigError naming the key.
 type Config struct {
 	// Kafka says how to reach the brokers.
 	Kafka kafkaconn.Config
@@ -71,16 +73,13 @@ type Config struct {
 // Topics names the topics read and the dead-letter topic.
 type Topics struct {
 	AuditEvents, Tokens, Settings string
-	// Coverage is the topic of the collector's coverage records; empty
-	// means schema.TopicCoverage.
-	Coverage string
-	DLQ      string
+	DLQ                           string
 }
 
 // DefaultTopics are the contract's topic names.
 func DefaultTopics() Topics {
 	return Topics{AuditEvents: schema.TopicAuditEvents, Tokens: schema.TopicTokens,
-		Settings: schema.TopicSettings, Coverage: schema.TopicCoverage, DLQ: schema.TopicDLQ}
+		Settings: schema.TopicSettings, DLQ: schema.TopicDLQ}
 }
 
 // DefaultConfiguration returns the defaults, for a local broker.
@@ -110,55 +109,63 @@ func DefaultConfiguration() Config {
 // ErrConfig is wrapped by every configuration error.
 var ErrConfig = errors.New("sink: invalid configuration")
 
-// withDefaults fills zero fields and checks the rest.
-func (c Config) withDefaults() (Config, error) {
-	d := DefaultConfiguration()
-	if c.Group == "" {
-		c.Group = d.Group
+// ConfigError names the setting, by its configuration key (the flag name
+// where there is one), that New refused.
+type ConfigError struct {
+	Key    string
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return "sink: " + e.Key + ": " + e.Reason }
+
+// Unwrap returns ErrConfig.
+func (e *ConfigError) Unwrap() error { return ErrConfig }
+
+// Validate checks c as New does, for callers that want configuration
+// errors before any I/O. Every setting means what it says: start from
+// DefaultConfiguration; zero sizes and durations are refused.
+func (c Config) Validate() error {
+	bad := func(key, format string, args ...any) error {
+		return &ConfigError{Key: key, Reason: fmt.Sprintf(format, args...)}
 	}
-	if c.Topics == (Topics{}) {
-		c.Topics = d.Topics
+	for key, v := range map[string]string{"group": c.Group, "audit-topic": c.Topics.AuditEvents, "tokens-topic": c.Topics.Tokens,
+		"settings-topic": c.Topics.Settings, "dlq-topic": c.Topics.DLQ} {
+		if strings.TrimSpace(v) == "" {
+			return bad(key, "empty")
+		}
 	}
-	if c.Topics.Coverage == "" { // added after the other topics: configurations predating it lack it
-		c.Topics.Coverage = d.Topics.Coverage
+	for _, f := range []struct {
+		key string
+		v   int
+	}{{"batch-rows", c.BatchRows}, {"partitions", c.Partitions}} {
+		if f.v <= 0 {
+			return bad(f.key, "%d is not positive", f.v)
+		}
 	}
-	if c.Topics.AuditEvents == "" || c.Topics.Tokens == "" || c.Topics.Settings == "" || c.Topics.DLQ == "" {
-		return c, fmt.Errorf("%w: every topic needs a name: %+v", ErrConfig, c.Topics)
+	for _, f := range []struct {
+		key string
+		v   time.Duration
+	}{{"batch-age", c.BatchAge}, {"fetch-max-wait", c.FetchMaxWait}, {"group-session-timeout", c.SessionTimeout},
+		{"group-heartbeat-interval", c.HeartbeatInterval}, {"rebalance-timeout", c.RebalanceTimeout}, {"lag-interval", c.LagInterval},
+		{"commit-timeout", c.CommitTimeout}, {"dlq-timeout", c.DLQTimeout}, {"retry-min", c.RetryMin}, {"retry-max", c.RetryMax}} {
+		if f.v <= 0 {
+			return bad(f.key, "%v is not positive", f.v)
+		}
 	}
-	if c.BatchRows < 0 || c.BatchAge < 0 {
-		return c, fmt.Errorf("%w: negative batch size or age", ErrConfig)
+	if c.ShutdownTimeout < 0 {
+		return bad("shutdown-timeout", "%v is negative", c.ShutdownTimeout)
 	}
 	if c.MemoryBudget < minMemoryBudget {
-		return c, fmt.Errorf("%w: memory budget %d MiB is under the minimum of %d MiB", ErrConfig, c.MemoryBudget>>20, minMemoryBudget>>20)
+		return bad("memory-budget-mib", "%d MiB is under the minimum of %d MiB", c.MemoryBudget>>20, minMemoryBudget>>20)
 	}
-	def := func(v *time.Duration, d time.Duration) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	defInt := func(v *int, d int) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	defInt(&c.BatchRows, d.BatchRows)
-	def(&c.BatchAge, d.BatchAge)
-	def(&c.FetchMaxWait, d.FetchMaxWait)
-	def(&c.SessionTimeout, d.SessionTimeout)
-	def(&c.HeartbeatInterval, d.HeartbeatInterval)
-	def(&c.RebalanceTimeout, d.RebalanceTimeout)
-	def(&c.LagInterval, d.LagInterval)
-	def(&c.CommitTimeout, d.CommitTimeout)
-	def(&c.DLQTimeout, d.DLQTimeout)
-	def(&c.RetryMin, d.RetryMin)
-	def(&c.RetryMax, d.RetryMax)
-	def(&c.ShutdownTimeout, d.ShutdownTimeout)
-	defInt(&c.Partitions, d.Partitions)
 	if c.HeartbeatInterval >= c.SessionTimeout {
-		return c, fmt.Errorf("%w: heartbeat interval %v must be shorter than the session timeout %v", ErrConfig, c.HeartbeatInterval, c.SessionTimeout)
+		return bad("group-heartbeat-interval", "%v must be shorter than the group session timeout %v", c.HeartbeatInterval, c.SessionTimeout)
+	}
+	if c.RetryMax < c.RetryMin {
+		return bad("retry-max", "%v is below retry-min %v", c.RetryMax, c.RetryMin)
 	}
 	if err := c.Kafka.Validate(); err != nil {
-		return c, fmt.Errorf("%w: %v", ErrConfig, err)
+		return bad("kafka-brokers", "%v", err)
 	}
-	return c, nil
+	return nil
 }

@@ -4,7 +4,7 @@
 // topics. A fetch loop decodes records into column buffers; a flush loop
 // inserts each batch (one PrepareBatch per table, explicit column lists)
 // and then commits the batch's offsets. A batch is handed off when it holds
-// Config.BatchRows records, or 1/16 of Config.MemoryBudget in record bytes,
+// Config.BatchRows records, or 1/20 of Config.MemoryBudget in record bytes,
 // or is Config.BatchAge old. Only two batches exist, so when ClickHouse is
 // slow or down the fetch loop waits for a free batch, the reader's bounded
 // queue fills, and fetching stops: memory stays bounded by the budget
@@ -34,7 +34,7 @@
 // committed. It assumes the last offset of a partition holds a record, as
 // on the plain topics the collector writes (a compacted or transactional
 // topic could end on a gap the group never commits past). While draining,
-// the fetch loop hands off a batch as soon as no record arrived for 100 ms,
+// the fetch loop hands off a batch as soon as no record arrived for 50 ms,
 // and the watcher logs, at info level, the partitions not committed yet.
 // When the group's committed offsets do not advance for SessionTimeout +
 // RebalanceTimeout + BatchAge, the watcher has the fetch loop rejoin the

@@ -43,6 +43,6 @@ func Example() {
 // it is compiled but not run.
 func ExampleSetMemoryLimit() {
 	cfg := sink.DefaultConfiguration()
-	limit := sink.SetMemoryLimit(cfg.MemoryBudget, slog.Default())
+	limit, _ := sink.SetMemoryLimit(cfg.MemoryBudget, slog.Default())
 	slog.Info("memory", "limit_mib", limit>>20, "budget_mib", cfg.MemoryBudget>>20)
 }

@@ -15,7 +15,7 @@ import (
 // drainIdle is how long Drain's fetch loop waits for another record before
 // it hands off a partial batch: a drain wants its last records written now,
 // not BatchAge later.
-const drainIdle = 100 * time.Millisecond
+const drainIdle = 50 * time.Millisecond
 
 type topicPartition struct {
 	topic     string

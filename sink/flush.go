@@ -64,15 +64,28 @@ func (p *pipeline) flush(ctx context.Context, b *batch) error {
 
 // insert writes one table's rows, retrying retryable errors with backoff
 // from the rows in memory until they pass or ctx is done.
+//
+// After the stop signal (the context given to Run) the attempt in flight
+// may finish, but no new one starts: the rows stay in Kafka, uncommitted,
+// and the error wraps ErrStopped.
 func (s *Sink) insert(ctx context.Context, t table, b *batch) error {
 	backoff := retry.WithCappedDuration(s.cfg.RetryMax, retry.WithJitterPercent(10, retry.NewExponential(s.cfg.RetryMin)))
 	attempt := 0
 	var last error
-	err := retry.Do(ctx, backoff, func(ctx context.Context) error {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sig, _ := ctx.Value(stopSignalKey{}).(context.Context)
+	unwatch := func() bool { return false }
+	defer func() { unwatch() }()
+	err := retry.Do(rctx, backoff, func(context.Context) error {
 		err := s.insertOnce(ctx, t, b)
 		s.insertFailing(err)
 		if err == nil || !retryable(err) {
 			return err
+		}
+		if attempt == 0 && sig != nil {
+			// From now on the stop signal ends the wait for a retry.
+			unwatch = context.AfterFunc(sig, cancel)
 		}
 		attempt++
 		last = err
@@ -81,7 +94,13 @@ func (s *Sink) insert(ctx context.Context, t table, b *batch) error {
 		return retry.RetryableError(err)
 	})
 	if err == nil {
+		if attempt > 0 {
+			s.log.Info("ClickHouse recovered: insert succeeded", "table", t.name, "rows", t.rows(b), "failed_attempts", attempt)
+		}
 		return nil
+	}
+	if rctx.Err() != nil && ctx.Err() == nil {
+		return fmt.Errorf("%w: %d records of this batch not written (%d rows for %s; last error: %v)", ErrStopped, b.records, t.rows(b), t.name, last)
 	}
 	if last != nil && !errors.Is(err, last) {
 		return fmt.Errorf("sink: insert %d rows into %s: %w (after %d attempts; last: %v)", t.rows(b), t.name, err, attempt, last)
@@ -102,3 +121,12 @@ func (s *Sink) insertOnce(ctx context.Context, t table, b *batch) error {
 	}
 	return bt.Send()
 }
+
+// stopSignalKey holds, in the flush context, the context given to Run:
+// its end stops retries.
+type stopSignalKey struct{}
+
+// ErrStopped: the sink was stopped while a batch could not be written. Its
+// offsets are not committed: the records stay in Kafka and the next run
+// reads them again, so nothing is lost.
+var ErrStopped = errors.New("sink: stopped before ClickHouse accepted the batch; its records stay in Kafka for the next run")

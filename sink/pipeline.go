@@ -42,7 +42,7 @@ func (s *Sink) runPipeline(ctx context.Context, client *kafka.Client, topics []s
 	fetchCtx, cancelFetch := context.WithCancel(ctx)
 	defer cancelFetch()
 	// Flushes outlive ctx by ShutdownTimeout, to write what was fetched.
-	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	workCtx, cancelWork := context.WithCancel(context.WithValue(context.WithoutCancel(ctx), stopSignalKey{}, ctx))
 	defer cancelWork()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(s.cfg.ShutdownTimeout, cancelWork) })
 	defer stop()

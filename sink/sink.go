@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -35,7 +36,7 @@ type Dependencies struct {
 
 // drainMaxWait bounds FetchMaxWait for Drain: a drain ends by closing the
 // reader, which waits for the partitions' pending fetches.
-const drainMaxWait = 250 * time.Millisecond
+const drainMaxWait = 100 * time.Millisecond
 
 // Sink moves records from the topics to ClickHouse. Use it for one Run or
 // Drain.
@@ -69,8 +70,7 @@ type Stats struct {
 
 // New checks the configuration and returns a sink. It does not connect.
 func New(cfg Config, deps Dependencies) (*Sink, error) {
-	cfg, err := cfg.withDefaults()
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if deps.ClickHouse == nil {
@@ -99,7 +99,7 @@ func New(cfg Config, deps Dependencies) (*Sink, error) {
 			cfg.Topics.AuditEvents: schema.TypeAuditEvent,
 			cfg.Topics.Tokens:      schema.TypeToken,
 			cfg.Topics.Settings:    schema.TypeSettings,
-			cfg.Topics.Coverage:    schema.TypeCoverage,
+			schema.TopicCoverage:   schema.TypeCoverage, // the contract's name; no setting renames it
 		},
 	}, nil
 }
@@ -149,7 +149,7 @@ func (s *Sink) run(ctx context.Context, once bool) error {
 	}
 	defer s.transport.CloseIdleConnections()
 	defer s.dlq.Close()
-	topics := []string{s.cfg.Topics.AuditEvents, s.cfg.Topics.Tokens, s.cfg.Topics.Settings, s.cfg.Topics.Coverage}
+	topics := []string{s.cfg.Topics.AuditEvents, s.cfg.Topics.Tokens, s.cfg.Topics.Settings, schema.TopicCoverage}
 	if s.cfg.CreateTopics {
 		var ts []kafkaconn.Topic
 		for _, t := range append(topics, s.cfg.Topics.DLQ) {
@@ -174,7 +174,7 @@ func (s *Sink) run(ctx context.Context, once bool) error {
 	}
 	s.log.Info("sink started", "group", s.cfg.Group, "topics", topics, "dlq", s.cfg.Topics.DLQ,
 		"batch_rows", s.cfg.BatchRows, "batch_bytes", s.budget.batchBytes, "batch_age", s.cfg.BatchAge,
-		"memory_budget_mib", s.cfg.MemoryBudget>>20, "drain", once)
+		"memory_budget_mib", s.cfg.MemoryBudget>>20, "go_memory_limit_mib", debug.SetMemoryLimit(-1)>>20, "drain", once)
 	return s.runPipeline(ctx, client, topics, w)
 }
 
@@ -206,7 +206,7 @@ func (s *Sink) newReader(topics []string, once bool) *kafka.Reader {
 				s.log.Debug("kafka: " + fmt.Sprintf(f, a...))
 			}
 		}),
-		ErrorLogger: kafka.LoggerFunc(func(f string, a ...any) { s.log.Warn("kafka: " + fmt.Sprintf(f, a...)) }),
+		ErrorLogger: kafkaconn.SummaryLogger(s.log, time.Minute),
 	})
 }
 

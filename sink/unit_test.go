@@ -14,30 +14,35 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/tokentrail/tokentrail/kafkaconn"
 	"github.com/tokentrail/tokentrail/schema"
 )
 
 func TestConfigDefaultsAndErrors(t *testing.T) {
-	cfg, err := Config{Kafka: kafkaconn.Config{Brokers: []string{"k:9092"}}, MemoryBudget: 64 << 20}.withDefaults()
-	if err != nil {
+	cfg := DefaultConfiguration()
+	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	d := DefaultConfiguration()
-	if cfg.Group != "tokentrail-sink" || cfg.BatchRows != 50_000 || cfg.BatchAge != 2*time.Second ||
-		cfg.Topics != DefaultTopics() || cfg.MemoryBudget != 64<<20 || cfg.ShutdownTimeout != d.ShutdownTimeout {
-		t.Errorf("zero config did not take the defaults: %+v", cfg)
+	if cfg.Group != "tokentrail-sink" || cfg.BatchRows != 50_000 || cfg.BatchAge != 2*time.Second || cfg.Topics != DefaultTopics() {
+		t.Errorf("defaults: %+v", cfg)
 	}
-	for name, c := range map[string]Config{
-		"no brokers":        {MemoryBudget: d.MemoryBudget},
-		"no memory budget":  {Kafka: cfg.Kafka},
-		"negative rows":     {Kafka: cfg.Kafka, MemoryBudget: d.MemoryBudget, BatchRows: -1},
-		"heartbeat too big": {Kafka: cfg.Kafka, MemoryBudget: d.MemoryBudget, SessionTimeout: time.Second, HeartbeatInterval: 2 * time.Second},
-		"missing dlq":       {Kafka: cfg.Kafka, MemoryBudget: d.MemoryBudget, Topics: Topics{AuditEvents: "a", Tokens: "t", Settings: "s"}},
+	for key, mod := range map[string]func(*Config){
+		"kafka-brokers":            func(c *Config) { c.Kafka.Brokers = nil },
+		"batch-rows":               func(c *Config) { c.BatchRows = 0 },
+		"batch-age":                func(c *Config) { c.BatchAge = 0 },
+		"group-heartbeat-interval": func(c *Config) { c.SessionTimeout, c.HeartbeatInterval = time.Second, 2*time.Second },
+		"dlq-topic":                func(c *Config) { c.Topics.DLQ = "" },
+		"group":                    func(c *Config) { c.Group = " " },
+		"memory-budget-mib":        func(c *Config) { c.MemoryBudget = 1 << 20 },
 	} {
-		if _, err := c.withDefaults(); !errors.Is(err, ErrConfig) {
-			t.Errorf("%s: err = %v, want ErrConfig", name, err)
+		c := DefaultConfiguration()
+		mod(&c)
+		var ce *ConfigError
+		if err := c.Validate(); !errors.As(err, &ce) || ce.Key != key || !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: err = %v", key, err)
 		}
+	}
+	if err := (Config{}).Validate(); !errors.Is(err, ErrConfig) {
+		t.Errorf("zero config accepted: %v", err)
 	}
 	if _, err := New(cfg, Dependencies{}); !errors.Is(err, ErrConfig) {
 		t.Errorf("New without ClickHouse: %v", err)
@@ -107,10 +112,10 @@ func TestBudgetSizes(t *testing.T) {
 		total int64
 		want  budget
 	}{
-		{256 << 20, budget{batchBytes: 16 << 20, queue: 1000, fetchMaxBytes: 4 << 20}},
-		{64 << 20, budget{batchBytes: 4 << 20, queue: 256, fetchMaxBytes: 1 << 20}},
-		{minMemoryBudget, budget{batchBytes: 1 << 20, queue: 64, fetchMaxBytes: 1 << 20}},
-		{4 << 30, budget{batchBytes: 256 << 20, queue: 1000, fetchMaxBytes: 16 << 20}},
+		{256 << 20, budget{batchBytes: (256 << 20) / 20, queue: 1000, fetchMaxBytes: 4 << 20}},
+		{64 << 20, budget{batchBytes: (64 << 20) / 20, queue: 256, fetchMaxBytes: 1 << 20}},
+		{minMemoryBudget, budget{batchBytes: minMemoryBudget / 20, queue: 64, fetchMaxBytes: 1 << 20}},
+		{4 << 30, budget{batchBytes: (4 << 30) / 20, queue: 1000, fetchMaxBytes: 16 << 20}},
 	} {
 		if got := newBudget(tc.total); got != tc.want {
 			t.Errorf("newBudget(%d MiB) = %+v, want %+v", tc.total>>20, got, tc.want)

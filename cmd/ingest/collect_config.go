@@ -122,7 +122,7 @@ func (f CollectFlags) tenantSpecs(configPath string) ([]tenantSpec, error) {
 }
 
 // readTenantList reads the tenants list of a YAML config file: a top-level
-// "tenants" key, or one under a command's section (collect, run, demo),
+// "tenants" key, or one under a command's section (collect, run),
 // whose other keys are flag names read by kong.
 func readTenantList(path string) ([]tenantEntry, error) {
 	if path == "" {
@@ -140,7 +140,7 @@ func readTenantList(path string) ([]tenantEntry, error) {
 	if n, ok := doc["tenants"]; ok {
 		lists = append(lists, n)
 	}
-	for _, section := range []string{"collect", "run", "demo"} {
+	for _, section := range []string{"collect", "run"} {
 		n, ok := doc[section]
 		if !ok || n.Kind != yaml.MappingNode {
 			continue

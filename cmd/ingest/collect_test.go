@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -230,7 +231,7 @@ func TestCollectUsageErrors(t *testing.T) {
 // kept exactly; topic defaults are the schema's.
 func TestCollectFlagContract(t *testing.T) {
 	var cli CLI
-	p, err := kong.New(&cli, kong.Name("ingest"), kong.Exit(func(int) {}))
+	p, err := newParser(&cli, io.Discard, io.Discard, func(int) {})
 	mustNoErr(t, err)
 	var collect *kong.Node
 	for _, n := range p.Model.Children {
@@ -296,7 +297,7 @@ func TestCollectConfigPrecedence(t *testing.T) {
 	parse := func(args ...string) CollectCmd {
 		t.Helper()
 		var cli CLI
-		p, err := kong.New(&cli, kong.Name("ingest"), kong.Configuration(envFirstLoader), kong.Exit(func(int) {}))
+		p, err := newParser(&cli, io.Discard, io.Discard, func(int) {})
 		mustNoErr(t, err)
 		if _, err := p.Parse(append([]string{"collect", "--config", cfgFile}, args...)); err != nil {
 			t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/alecthomas/kong"
 
 	"github.com/tokentrail/tokentrail/chconn"
 	"github.com/tokentrail/tokentrail/falcon/falcontest"
@@ -26,9 +25,9 @@ import (
 // keeping its data under --state-dir, and collect + sink into ClickHouse.
 type DemoCmd struct {
 	Duration         time.Duration `help:"How long to run before the summary (Ctrl-C stops earlier)." default:"60s"`
-	StateDir         string        `help:"Directory of the embedded Kafka's data, the checkpoints and the review pack." default:"./state/demo" placeholder:"DIR"`
-	ClickHouseDSN    string        `name:"clickhouse-dsn" help:"ClickHouse DSN of the demo database (created if missing)." default:"clickhouse://default:@127.0.0.1:9000/tokentrail_demo" env:"TOKENTRAIL_DEMO_CLICKHOUSE_DSN"`
-	Reset            bool          `help:"Start from scratch: drop the demo database and the demo's Kafka data and checkpoints (--no-reset keeps them)." default:"true" negatable:""`
+	StateDir         string        `help:"Directory of the embedded Kafka's data, the checkpoints and the review pack; default ${default}. It may hold only what the demo puts there." default:"./state/demo" placeholder:"DIR"`
+	ClickHouseDSN    string        `name:"clickhouse-dsn" help:"ClickHouse DSN of the demo's own database (created and marked if missing; a database holding anything else is refused). Read from the flag, its variable or the config file's demo section only." default:"clickhouse://default:@127.0.0.1:9000/tokentrail_demo" env:"TOKENTRAIL_DEMO_CLICKHOUSE_DSN"`
+	Reset            bool          `help:"Start from scratch (default; --no-reset keeps the data): drop the demo database and the demo's Kafka data and checkpoints. Only a database and directory the demo marked as its own are reset; others are refused." default:"true" negatable:""`
 	Seed             int64         `help:"Seed of the emulated tenant." default:"1"`
 	Tokens           int           `help:"Installation tokens in the seeded tenant." default:"300"`
 	Events           int           `help:"Audit events in the seeded tenant's 30-day history (a steady tenant: mostly token edits, occasional revocations, rare deletions and settings changes)." default:"400"`
@@ -63,35 +62,21 @@ func (c *DemoCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	defer stopTel()
 
-	// ClickHouse first: it is the one part the demo does not embed.
-	chf := ClickHouseFlags{chconn.Flags{ClickHouseDSN: c.ClickHouseDSN}}
-	chcfg, err := chf.ClickHouseConfig()
+	// ClickHouse first: it is the one part the demo does not embed. The
+	// demo resets only a database and directory it marked as its own.
+	chcfg, err := (chconn.Flags{ClickHouseDSN: c.ClickHouseDSN}).Config()
 	if err != nil {
-		return usagef("--clickhouse-dsn: %v", err)
+		return usagef("%v", err)
 	}
-	conn, err := chconn.Open(ctx, chcfg)
+	kafkaDir, ckptDir := filepath.Join(c.StateDir, "kafka"), filepath.Join(c.StateDir, "checkpoints")
+	if err := prepareDemoStateDir(c.StateDir, c.Reset, out); err != nil {
+		return err
+	}
+	conn, err := openDemoDatabase(ctx, chcfg, c.Reset, out)
 	if err != nil {
-		return fmt.Errorf("ClickHouse at %s is not reachable (start one with deploy/local/clickhouse.sh start): %w", chconn.Redact(c.ClickHouseDSN), err)
+		return err
 	}
 	defer conn.Close()
-	kafkaDir, ckptDir := filepath.Join(c.StateDir, "kafka"), filepath.Join(c.StateDir, "checkpoints")
-	if c.Reset {
-		db := chcfg.Database()
-		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+chconn.QuoteIdent(db)); err != nil {
-			return fmt.Errorf("reset demo database %s: %w", db, err)
-		}
-		if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+chconn.QuoteIdent(db)); err != nil {
-			return fmt.Errorf("create demo database %s: %w", db, err)
-		}
-		for _, d := range []string{kafkaDir, ckptDir} {
-			if err := os.RemoveAll(d); err != nil {
-				return fmt.Errorf("reset %s: %w", d, err)
-			}
-		}
-	}
-	if err := os.MkdirAll(kafkaDir, 0o755); err != nil {
-		return usagef("--state-dir: %v", err)
-	}
 
 	// The emulated Falcon tenant.
 	maxActive := int64(c.Tokens + c.Tokens/2)
@@ -114,20 +99,17 @@ func (c *DemoCmd) Run(ctx context.Context, g *Globals) error {
 		emu.URL, tenant.CID(), c.Tokens, tenant.AuditEventCount(), brokers, chconn.Redact(c.ClickHouseDSN))
 
 	k := KafkaFlags{KafkaBrokers: brokers, KafkaClientID: "tokentrail-demo"}
-	cf, err := flagDefaults[CollectFlags]()
+	defaults, err := runDefaults()
 	if err != nil {
 		return err
 	}
+	cf, sf := defaults.CollectFlags, defaults.SinkFlags
 	cf.FalconBaseURL, cf.FalconClientID, cf.FalconClientSecret = emu.URL, clientID, secret
 	cf.FalconRequestsPerMinute = -1 // the emulator has no limit unless asked
 	cf.Tenant, cf.StartTime, cf.StateDir = demoTenant, "all", ckptDir
 	cf.PollInterval, cf.SettleLag, cf.Lookback, cf.ProgressInterval = 2*time.Second, 2*time.Second, time.Minute, 10*time.Second
 	cf.FingerprintKey = "tokentrail-demo-fingerprint-key"
 	cf.TopicPartitions = 3
-	sf, err := flagDefaults[SinkFlags]()
-	if err != nil {
-		return err
-	}
 	sf.ClickHouseDSN = c.ClickHouseDSN
 	sf.BatchAge, sf.GroupSessionTimeout, sf.GroupHeartbeatInterval = time.Second, 6*time.Second, time.Second
 
@@ -144,6 +126,11 @@ func (c *DemoCmd) Run(ctx context.Context, g *Globals) error {
 	runCtx, stopRun := context.WithTimeout(ctx, c.Duration)
 	defer stopRun()
 	go demoProgress(runCtx, out, start, tenant, conn)
+	// The pipeline runs without the config file: its tenants list (and any
+	// other top-level key) belongs to production, not to the demo.
+	dg := *g
+	dg.Config = ""
+	g = &dg
 	if err := runBoth(runCtx, g, k, cf, sf, false, tel); err != nil {
 		return err
 	}
@@ -180,16 +167,17 @@ func (c *DemoCmd) Run(ctx context.Context, g *Globals) error {
 	return nil
 }
 
-// flagDefaults returns T with the defaults (and environment) its kong tags
-// declare, so that the demo runs the commands exactly as configured.
-func flagDefaults[T any]() (T, error) {
-	var v T
-	p, err := kong.New(&v, kong.Exit(func(int) {}), kong.Writers(io.Discard, io.Discard))
+// runDefaults returns the flags of `ingest run` as they are without
+// arguments (defaults and environment), so that the demo runs the commands
+// exactly as configured.
+func runDefaults() (RunCmd, error) {
+	var cli CLI
+	p, err := newParser(&cli, io.Discard, io.Discard, func(int) {})
 	if err != nil {
-		return v, err
+		return RunCmd{}, err
 	}
-	_, err = p.Parse(nil)
-	return v, err
+	_, err = p.Parse([]string{"run"})
+	return cli.Run, err
 }
 
 func demoProgress(ctx context.Context, out io.Writer, start time.Time, t *falcontest.Tenant, conn driver.Conn) {

@@ -22,7 +22,7 @@ type Globals struct {
 	LogLevel    string          `help:"Log level: debug, info, warn or error." enum:"debug,info,warn,error" default:"info" env:"TOKENTRAIL_LOG_LEVEL"`
 	MetricsAddr string          `help:"Serve Prometheus metrics, /healthz and /readyz on this address (empty: off)." env:"TOKENTRAIL_METRICS_ADDR" placeholder:"HOST:PORT"`
 	// ShutdownTimeout bounds the flush and commit after SIGTERM/SIGINT.
-	ShutdownTimeout time.Duration `help:"After SIGTERM/SIGINT, how long to flush and commit before giving up." default:"30s" env:"TOKENTRAIL_SHUTDOWN_TIMEOUT"`
+	ShutdownTimeout time.Duration `help:"After SIGTERM/SIGINT, how long to flush and commit before giving up." default:"${shutdown_timeout}" env:"TOKENTRAIL_SHUTDOWN_TIMEOUT"`
 
 	stdout, stderr io.Writer
 }
@@ -31,7 +31,7 @@ type Globals struct {
 func (g *Globals) Logger() *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(g.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationText}
 	w := g.stderr
 	if w == nil || w == os.Stderr {
 		// Log lines go above a backfill's progress bar, not glued to it.
@@ -43,11 +43,20 @@ func (g *Globals) Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// durationText writes durations as text (1m30s) in every log format: the
+// JSON handler would write nanoseconds, and other attributes are strings.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
+}
+
 // KafkaFlags are the Kafka connection flags shared by collect, sink, run and
 // demo.
 type KafkaFlags struct {
 	KafkaBrokers               string `help:"Kafka bootstrap brokers, comma-separated host:port." env:"KAFKA_BROKERS" placeholder:"HOST:PORT,..."`
-	KafkaClientID              string `help:"Client id sent to Kafka." default:"tokentrail" env:"KAFKA_CLIENT_ID"`
+	KafkaClientID              string `help:"Client id sent to Kafka." default:"${kafka_client_id}" env:"KAFKA_CLIENT_ID"`
 	KafkaTLS                   bool   `help:"Connect to Kafka with TLS." env:"KAFKA_TLS"`
 	KafkaTLSCAFile             string `name:"kafka-tls-ca-file" help:"PEM CA bundle for Kafka TLS (default: system roots)." type:"existingfile" env:"KAFKA_TLS_CA_FILE" placeholder:"FILE"`
 	KafkaTLSCertFile           string `help:"Client certificate for Kafka mutual TLS." type:"existingfile" env:"KAFKA_TLS_CERT_FILE" placeholder:"FILE"`
@@ -79,7 +88,11 @@ func (k KafkaFlags) KafkaConfig() (kafkaconn.Config, error) {
 		cfg.SASL.Password = pw
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, usagef("--kafka-brokers/--kafka-sasl-*: %v", err)
+		flag := "--kafka-brokers"
+		if cfg.SASL.Mechanism != "" && strings.Contains(err.Error(), "SASL") {
+			flag = "--kafka-sasl-username"
+		}
+		return cfg, usagef("%s: %v", flag, err)
 	}
 	return cfg, nil
 }

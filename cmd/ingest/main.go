@@ -7,7 +7,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,8 +16,6 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
-	kongyaml "github.com/alecthomas/kong-yaml"
-	"gopkg.in/yaml.v3"
 )
 
 // CLI is the root of the command line.
@@ -64,14 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var cli CLI
 	cli.Globals.stdout, cli.Globals.stderr = stdout, stderr
 	exitCode := -1
-	parser, err := kong.New(&cli,
-		kong.Name("ingest"),
-		kong.Description("tokentrail: export CrowdStrike Falcon installation-token data to Kafka and ClickHouse."),
-		kong.Configuration(envFirstLoader),
-		kong.Writers(stdout, stderr),
-		kong.Exit(func(code int) { exitCode = code }),
-		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-	)
+	parser, err := newParser(&cli, stdout, stderr, func(code int) { exitCode = code })
 	if err != nil {
 		fmt.Fprintln(stderr, "ingest: internal error:", err)
 		return 1
@@ -84,13 +74,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ingest:", oneLine(err))
 		return 2
 	}
-	// SIGINT/SIGTERM cancel this context: commands stop polling, flush,
-	// commit and return nil within --shutdown-timeout.
-	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// After the first signal, a second one kills at once (default action)
-	// instead of waiting out the graceful stop.
-	go func() { <-sigCtx.Done(); stop() }()
+	// SIGINT/SIGTERM cancel this context: commands stop polling and
+	// retrying, flush what they can, commit and return within
+	// --shutdown-timeout.
+	sigCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case s := <-sigs:
+			// After the first signal, a second one kills at once (the
+			// default action) instead of waiting out the graceful stop.
+			signal.Stop(sigs)
+			cli.Globals.Logger().Warn("signal received: stopping; retries end now, what was fetched is flushed if possible (a second signal kills at once)",
+				"signal", s.String(), "shutdown_timeout", cli.Globals.ShutdownTimeout.String())
+			cancel()
+		case <-sigCtx.Done():
+		}
+	}()
 	ctx.BindTo(sigCtx, (*context.Context)(nil))
 	if err := ctx.Run(&cli.Globals); err != nil {
 		fmt.Fprintln(stderr, "ingest:", oneLine(err))
@@ -102,50 +105,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// envFirstLoader reads a YAML config file whose keys are flag names. A value
-// from the file applies only when the flag's environment variable is unset,
-// which gives the documented precedence: flag > env > file.
-func envFirstLoader(r io.Reader) (kong.Resolver, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, usagef("--config: %v", err)
-	}
-	inner, err := kongyaml.Loader(bytes.NewReader(data))
-	if err != nil {
-		return nil, usagef("--config: %v", err)
-	}
-	var flat map[string]any
-	if err := yaml.Unmarshal(data, &flat); err != nil {
-		return nil, usagef("--config: %v", err)
-	}
-	return envFirst{inner, flat}, nil
-}
-
-// envFirst resolves a flag from the file when its environment variable is
-// unset: first under its command's section (collect: {poll-interval: 1m}),
-// then by its plain name at the top level, so one flat file serves every
-// command.
-type envFirst struct {
-	kong.Resolver
-	flat map[string]any
-}
-
-func (e envFirst) Resolve(ctx *kong.Context, parent *kong.Path, flag *kong.Flag) (any, error) {
-	for _, env := range flag.Envs {
-		if _, ok := os.LookupEnv(env); ok {
-			return nil, nil
-		}
-	}
-	v, err := e.Resolver.Resolve(ctx, parent, flag)
-	if v != nil || err != nil {
-		return v, err
-	}
-	if v, ok := e.flat[flag.Name]; ok {
-		if _, section := v.(map[string]any); !section {
-			return v, nil
-		}
-	}
-	return nil, nil
+// newParser is the command line's parser: flags, environment and the
+// --config file.
+func newParser(cli *CLI, stdout, stderr io.Writer, exit func(int)) (*kong.Kong, error) {
+	return kong.New(cli,
+		kong.Name("ingest"),
+		kong.Description("tokentrail: export CrowdStrike Falcon installation-token data to Kafka and ClickHouse."),
+		kong.Configuration(envFirstLoader),
+		kong.Writers(stdout, stderr),
+		kong.Exit(exit),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		defaultVars(),
+	)
 }
 
 func oneLine(err error) string {

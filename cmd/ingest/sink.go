@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"runtime/debug"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tokentrail/tokentrail/chconn"
-	"github.com/tokentrail/tokentrail/schema"
 	"github.com/tokentrail/tokentrail/schema/migrate"
 	"github.com/tokentrail/tokentrail/sink"
 	"github.com/tokentrail/tokentrail/telemetry"
@@ -50,28 +49,28 @@ func (f ClickHouseFlags) openClickHouse(ctx context.Context) (driver.Conn, chcon
 // the collector's, so that one configuration file serves both; `ingest
 // run` passes the collector's values in SinkFlags.Topics.
 type TopicFlags struct {
-	AuditTopic    string `help:"Topic of audit_event records." default:"installation_tokens.audit_events" env:"TOKENTRAIL_AUDIT_TOPIC"`
-	TokensTopic   string `help:"Topic of token records." default:"installation_tokens.tokens" env:"TOKENTRAIL_TOKENS_TOPIC"`
-	SettingsTopic string `help:"Topic of settings records." default:"installation_tokens.settings" env:"TOKENTRAIL_SETTINGS_TOPIC"`
+	AuditTopic    string `help:"Topic of audit_event records." default:"${audit_topic}" env:"TOKENTRAIL_AUDIT_TOPIC"`
+	TokensTopic   string `help:"Topic of token records." default:"${tokens_topic}" env:"TOKENTRAIL_TOKENS_TOPIC"`
+	SettingsTopic string `help:"Topic of settings records." default:"${settings_topic}" env:"TOKENTRAIL_SETTINGS_TOPIC"`
 }
 
 // SinkFlags are the sink's flags, shared by sink, run and demo. The Kafka
 // connection flags (KafkaFlags), the record topics and --once are separate.
 type SinkFlags struct {
 	ClickHouseFlags
-	Group                  string        `help:"Kafka consumer group; sinks in one group share the partitions." default:"tokentrail-sink" env:"TOKENTRAIL_SINK_GROUP"`
-	BatchRows              int           `help:"Flush a batch when it holds this many records." default:"50000" env:"TOKENTRAIL_SINK_BATCH_ROWS"`
-	BatchAge               time.Duration `help:"Flush a batch this long after its first record." default:"2s" env:"TOKENTRAIL_SINK_BATCH_AGE"`
-	MemoryBudgetMiB        int64         `name:"memory-budget-mib" help:"Memory the sink sizes its buffers from, in MiB: a batch also flushes at 1/16 of it (docs/design.md). Without GOMEMLIMIT or a cgroup memory limit, it is also the Go runtime's soft limit." default:"256" env:"TOKENTRAIL_SINK_MEMORY_BUDGET_MIB"`
-	DLQTopic               string        `name:"dlq-topic" help:"Dead-letter topic for records that cannot be decoded or validated." default:"installation_tokens.dlq" env:"TOKENTRAIL_DLQ_TOPIC"`
-	Migrate                bool          `help:"Apply the ClickHouse schema at start (--no-migrate: leave it to ingest migrate)." default:"true" negatable:"" env:"TOKENTRAIL_SINK_MIGRATE"`
+	Group                  string        `help:"Kafka consumer group; sinks in one group share the partitions." default:"${group}" env:"TOKENTRAIL_SINK_GROUP"`
+	BatchRows              int           `help:"Flush a batch when it holds this many records." default:"${batch_rows}" env:"TOKENTRAIL_SINK_BATCH_ROWS"`
+	BatchAge               time.Duration `help:"Flush a batch this long after its first record." default:"${batch_age}" env:"TOKENTRAIL_SINK_BATCH_AGE"`
+	MemoryBudgetMiB        int64         `name:"memory-budget-mib" help:"Memory the sink sizes its buffers from, in MiB: a batch also flushes at 1/20 of it (docs/design.md). Without GOMEMLIMIT or a cgroup memory limit, it is also the Go runtime's soft limit." default:"${memory_budget_mib}" env:"TOKENTRAIL_SINK_MEMORY_BUDGET_MIB"`
+	DLQTopic               string        `name:"dlq-topic" help:"Dead-letter topic for records that cannot be decoded or validated." default:"${dlq_topic}" env:"TOKENTRAIL_DLQ_TOPIC"`
+	Migrate                bool          `help:"Apply the ClickHouse schema at start (default; --no-migrate leaves it to ingest migrate)." default:"true" negatable:"" env:"TOKENTRAIL_SINK_MIGRATE"`
 	Cluster                string        `help:"ClickHouse cluster: the schema is created ON CLUSTER with Replicated and Distributed tables (empty: one server)." env:"CLICKHOUSE_CLUSTER" placeholder:"NAME"`
-	GroupSessionTimeout    time.Duration `help:"A sink that stops heartbeating (or does not rejoin a rebalance) loses its partitions to the others after this long." default:"30s" env:"TOKENTRAIL_SINK_GROUP_SESSION_TIMEOUT"`
-	GroupHeartbeatInterval time.Duration `help:"Consumer-group heartbeat interval (shorter than --group-session-timeout)." default:"3s" env:"TOKENTRAIL_SINK_GROUP_HEARTBEAT_INTERVAL"`
+	GroupSessionTimeout    time.Duration `help:"A sink that stops heartbeating (or does not rejoin a rebalance) loses its partitions to the others after this long." default:"${group_session_timeout}" env:"TOKENTRAIL_SINK_GROUP_SESSION_TIMEOUT"`
+	GroupHeartbeatInterval time.Duration `help:"Consumer-group heartbeat interval (shorter than --group-session-timeout)." default:"${group_heartbeat_interval}" env:"TOKENTRAIL_SINK_GROUP_HEARTBEAT_INTERVAL"`
 
-	// Topics are the record topics read; zero fields mean the contract's
-	// names. Not flags here: `ingest sink` fills them from its TopicFlags,
-	// `ingest run` from the collector's flags of the same names.
+	// Topics are the record topics read. Not flags here: `ingest sink`
+	// fills them from its TopicFlags, `ingest run` from the collector's
+	// flags of the same names.
 	Topics TopicFlags `kong:"-"`
 }
 
@@ -92,48 +91,24 @@ func (c *SinkCmd) Run(ctx context.Context, g *Globals) error {
 	defer stopTel()
 	f := c.SinkFlags
 	f.Topics = c.TopicFlags
-	if f.MemoryBudgetMiB >= 16 { // else sinkConfig names the flag
-		sink.SetMemoryLimit(f.MemoryBudgetMiB<<20, g.Logger())
+	if f.sinkConfig(g).Validate() == nil { // else runSink names the flag
+		_, previous := sink.SetMemoryLimit(f.MemoryBudgetMiB<<20, g.Logger())
+		defer debug.SetMemoryLimit(previous)
 	}
 	return runSink(ctx, g, c.KafkaFlags, f, c.Once, tel)
 }
 
-// sinkConfig turns the flags into a sink configuration.
-func (f SinkFlags) sinkConfig(g *Globals) (sink.Config, error) {
+// sinkConfig turns the flags into a sink configuration; sink.New
+// validates it.
+func (f SinkFlags) sinkConfig(g *Globals) sink.Config {
 	cfg := sink.DefaultConfiguration()
-	switch {
-	case f.BatchRows <= 0:
-		return cfg, usagef("--batch-rows: %d is not positive", f.BatchRows)
-	case f.BatchAge <= 0:
-		return cfg, usagef("--batch-age: %v is not positive", f.BatchAge)
-	case f.MemoryBudgetMiB < 16:
-		return cfg, usagef("--memory-budget-mib: %d is under the minimum of 16", f.MemoryBudgetMiB)
-	case strings.TrimSpace(f.Group) == "":
-		return cfg, usagef("--group: empty")
-	case strings.TrimSpace(f.DLQTopic) == "":
-		return cfg, usagef("--dlq-topic: empty")
-	case f.GroupSessionTimeout <= 0 || f.GroupHeartbeatInterval <= 0 || f.GroupHeartbeatInterval >= f.GroupSessionTimeout:
-		return cfg, usagef("--group-heartbeat-interval (%v) must be positive and shorter than --group-session-timeout (%v)",
-			f.GroupHeartbeatInterval, f.GroupSessionTimeout)
-	}
 	cfg.Group, cfg.BatchRows, cfg.BatchAge, cfg.MemoryBudget = f.Group, f.BatchRows, f.BatchAge, f.MemoryBudgetMiB<<20
 	// A live sink rejoins a rebalance within a heartbeat, so the group need
 	// not wait longer for a member to rejoin than for it to heartbeat.
 	cfg.SessionTimeout, cfg.RebalanceTimeout, cfg.HeartbeatInterval = f.GroupSessionTimeout, f.GroupSessionTimeout, f.GroupHeartbeatInterval
-	cfg.Topics = sink.Topics{AuditEvents: orDefault(f.Topics.AuditTopic, schema.TopicAuditEvents),
-		Tokens: orDefault(f.Topics.TokensTopic, schema.TopicTokens), Settings: orDefault(f.Topics.SettingsTopic, schema.TopicSettings),
-		DLQ: f.DLQTopic}
-	if g.ShutdownTimeout > 0 {
-		cfg.ShutdownTimeout = g.ShutdownTimeout
-	}
-	return cfg, nil
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
+	cfg.Topics = sink.Topics{AuditEvents: f.Topics.AuditTopic, Tokens: f.Topics.TokensTopic, Settings: f.Topics.SettingsTopic, DLQ: f.DLQTopic}
+	cfg.ShutdownTimeout = g.ShutdownTimeout
+	return cfg
 }
 
 // runSink runs the sink until ctx is done, or with once until it drained
@@ -146,11 +121,11 @@ func runSink(ctx context.Context, g *Globals, k KafkaFlags, f SinkFlags, once bo
 	if err != nil {
 		return err
 	}
-	cfg, err := f.sinkConfig(g)
-	if err != nil {
-		return err
-	}
+	cfg := f.sinkConfig(g)
 	cfg.Kafka = kcfg
+	if err := cfg.Validate(); err != nil { // before connecting anywhere
+		return sinkUsage(err)
+	}
 	conn, chcfg, err := f.openClickHouse(ctx)
 	if err != nil {
 		return err
@@ -167,7 +142,7 @@ func runSink(ctx context.Context, g *Globals, k KafkaFlags, f SinkFlags, once bo
 	}
 	s, err := sink.New(cfg, sink.Dependencies{ClickHouse: conn, Logger: log, Registerer: reg})
 	if errors.Is(err, sink.ErrConfig) {
-		return usagef("%v", err)
+		return sinkUsage(err)
 	} else if err != nil {
 		return err
 	}
@@ -180,9 +155,25 @@ func runSink(ctx context.Context, g *Globals, k KafkaFlags, f SinkFlags, once bo
 	} else {
 		err = s.Run(ctx)
 	}
+	if errors.Is(err, sink.ErrStopped) && ctx.Err() != nil {
+		// Stopped on request during an outage: nothing is lost, the
+		// records stay in Kafka behind the committed offsets.
+		log.Warn("sink stopped with records not written to ClickHouse; their offsets are not committed, so the next run reads them again", "err", err)
+		err = nil
+	}
 	st := s.Stats()
 	log.Info("sink stopped", "records", st.Records, "dead_letters", st.DeadLetters,
 		"audit_events", st.Rows["audit_events"], "tokens", st.Rows["tokens"], "settings_changes", st.Rows["settings_changes"],
 		"elapsed", time.Since(start).Round(time.Millisecond), "err", err)
 	return err
+}
+
+// sinkUsage turns a sink configuration error into a usage error naming the
+// flag.
+func sinkUsage(err error) error {
+	var ce *sink.ConfigError
+	if errors.As(err, &ce) {
+		return usagef("--%s: %s", ce.Key, ce.Reason)
+	}
+	return usagef("%v", err)
 }

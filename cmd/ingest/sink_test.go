@@ -63,6 +63,7 @@ func testSinkUsageErrors(t *testing.T, ch *chtest.Server) {
 		{[]string{"sink", "--clickhouse-dsn", ch.DSN(e.db)}, "--kafka-brokers"},
 		{e.args("sink", "--batch-rows", "0"), "--batch-rows"},
 		{e.args("sink", "--batch-age", "-1s"), "--batch-age"},
+		{e.args("sink", "--memory-budget-mib", "8"), "--memory-budget-mib"},
 		{e.args("sink", "--group", " "), "--group"},
 		{e.args("sink", "--group-heartbeat-interval", "40s"), "--group-heartbeat-interval"},
 		{e.args("sink", "--clickhouse-dsn", "http://127.0.0.1:8123/x"), "--clickhouse-dsn"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -48,7 +49,34 @@ func (f *ClickHouseFlags) open(ctx context.Context) (driver.Conn, error) {
 	defer cancel()
 	if err := conn.Ping(pingCtx); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("ClickHouse %s does not answer: %w", chconn.Redact(cfg.DSN), err)
+		return nil, pingError(cfg, err)
 	}
 	return conn, nil
+}
+
+// ClickHouse error codes that mean the flags are wrong, not the server.
+const (
+	chUnknownDatabase        = 81
+	chUnknownUser            = 192
+	chWrongPassword          = 193
+	chAuthenticationFailed   = 516
+	chRequiredPasswordAbsent = 194
+)
+
+// pingError says why the server did not accept the connection: a wrong
+// user or password and a missing database are bad flags (exit 2); anything
+// else is a server that does not answer.
+func pingError(cfg chconn.Config, err error) error {
+	dsn := chconn.Redact(cfg.DSN)
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) {
+		switch ex.Code {
+		case chUnknownDatabase:
+			return usagef("--clickhouse-dsn: %s: database %s does not exist (ingest sink or ingest migrate creates it)", dsn, cfg.Database())
+		case chUnknownUser, chWrongPassword, chAuthenticationFailed, chRequiredPasswordAbsent:
+			return usagef("--clickhouse-dsn: %s: ClickHouse refused the user or password (check CLICKHOUSE_PASSWORD or --clickhouse-password-file): %s", dsn, ex.Message)
+		}
+		return fmt.Errorf("ClickHouse %s refused the connection: %w", dsn, err)
+	}
+	return fmt.Errorf("ClickHouse %s does not answer: %w", dsn, err)
 }

@@ -13,6 +13,13 @@ type ListCmd struct{}
 // Run implements the command.
 func (ListCmd) Run(e *env) error {
 	w := bufio.NewWriter(e.stdout)
+	// One set of column widths for every report, so that all rows align.
+	var wName, wType, wDef int
+	for _, r := range queries.All() {
+		for _, p := range r.Params {
+			wName, wType, wDef = max(wName, len(p.Name)), max(wType, len(p.Type)), max(wDef, len(listDefault(p)))
+		}
+	}
 	for i, r := range queries.All() {
 		if i > 0 {
 			fmt.Fprintln(w)
@@ -23,12 +30,15 @@ func (ListCmd) Run(e *env) error {
 		}
 		fmt.Fprintln(w, "\n  parameters:")
 		for _, p := range r.Params {
-			def := p.Default
-			if def == "" {
-				def = `""`
-			}
-			fmt.Fprintf(w, "    %-8s %-8s default %-8s %s\n", p.Name, p.Type, def, p.Description)
+			fmt.Fprintf(w, "    %-*s %-*s default %-*s %s\n", wName, p.Name, wType, p.Type, wDef, listDefault(p), p.Description)
 		}
 	}
 	return w.Flush()
+}
+
+func listDefault(p queries.Param) string {
+	if p.Default == "" {
+		return `""`
+	}
+	return p.Default
 }

@@ -23,11 +23,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/alecthomas/kong"
+	"golang.org/x/term"
 )
 
 // CLI is the root of the command line.
@@ -43,6 +45,8 @@ type CLI struct {
 type env struct {
 	stdout, stderr io.Writer
 	now            func() time.Time
+	// width is the terminal's when stdout is one (tables fit it), else 0.
+	width int
 }
 
 // usageError marks an error as bad flags or parameters: exit code 2.
@@ -83,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 		return 2
 	}
 	kctx.BindTo(ctx, (*context.Context)(nil))
-	if err := kctx.Run(&cli.ClickHouseFlags, &env{stdout: stdout, stderr: stderr, now: now}); err != nil {
+	if err := kctx.Run(&cli.ClickHouseFlags, &env{stdout: stdout, stderr: stderr, now: now, width: terminalWidth(stdout)}); err != nil {
 		fmt.Fprintln(stderr, "report:", oneLine(err))
 		if errors.As(err, new(usageError)) {
 			return 2
@@ -105,4 +109,20 @@ func oneLine(err error) string {
 		}
 	}
 	return strings.Join(parts, " | ")
+}
+
+// terminalWidth is the width of the terminal w writes to: $COLUMNS, else
+// the terminal's size; 0 when w is not a terminal.
+func terminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return 0
+	}
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	if n, _, err := term.GetSize(int(f.Fd())); err == nil {
+		return n
+	}
+	return 0
 }

@@ -88,7 +88,28 @@ var extension = map[report.Format]string{report.Table: "txt", report.CSV: "csv",
 func TestGolden(t *testing.T) {
 	dsn := scenarioDSN(t)
 	for _, name := range queries.Names() {
+		r, _ := queries.Lookup(name)
 		for _, f := range report.Formats {
+			if f == report.CSV && len(r.Sections) > 1 {
+				// CSV holds one table: one file per section, and none
+				// without --section.
+				t.Run(name+".csv", func(t *testing.T) {
+					code, out, errOut := cli(t, "--clickhouse-dsn", dsn, "run", name, "--format", "csv")
+					if code != 2 || out != "" || !strings.Contains(errOut, "--section") {
+						t.Fatalf("multi-section CSV: exit %d, stderr %q", code, errOut)
+					}
+				})
+				for _, sec := range r.Sections {
+					t.Run(name+"."+sec.Name+".csv", func(t *testing.T) {
+						code, out, errOut := cli(t, "--clickhouse-dsn", dsn, "run", name, "--format", "csv", "--section", sec.Name)
+						if code != 0 {
+							t.Fatalf("exit %d: %s", code, errOut)
+						}
+						golden(t, name+"."+sec.Name+".csv", out)
+					})
+				}
+				continue
+			}
 			t.Run(name+"."+extension[f], func(t *testing.T) {
 				code, out, errOut := cli(t, "--clickhouse-dsn", dsn, "run", name, "--format", string(f))
 				if code != 0 {
@@ -198,9 +219,10 @@ func TestErrors(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "--out") {
 		t.Errorf("unwritable --out: exit %d, %q", code, errOut)
 	}
-	// A database without the tables: a runtime error naming the report.
+	// A database that does not exist: a bad flag, not a server that does
+	// not answer.
 	code, _, errOut = cli(t, "--clickhouse-dsn", strings.Replace(dsn, "/tt_", "/missing_", 1), "run", "stale-tokens")
-	if code != 1 || strings.Count(errOut, "\n") != 1 {
+	if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "does not exist") {
 		t.Errorf("missing database: exit %d, %q", code, errOut)
 	}
 }

@@ -37,6 +37,7 @@ type packJob struct {
 	vals     []queries.Values
 	now      time.Time
 	timeout  time.Duration
+	clock    *env // one clock for every report, and where notes go
 }
 
 // Run implements the command.
@@ -107,7 +108,8 @@ func (c *PackCmd) prepare(ch *ClickHouseFlags, e *env) (*packJob, error) {
 		}
 		job.chromium = bin
 	}
-	clock := &env{stdout: e.stdout, now: func() time.Time { return job.now }} // one clock for every report
+	clock := &env{stdout: e.stdout, stderr: e.stderr, now: func() time.Time { return job.now }} // one clock for every report
+	job.clock = clock
 	all := queries.All()
 	job.vals = make([]queries.Values, len(all))
 	unscoped, unscopedFlags, err := c.given(func(string) bool { return false })
@@ -143,6 +145,7 @@ func (c *PackCmd) prepare(ch *ClickHouseFlags, e *env) (*packJob, error) {
 func (j *packJob) run(ctx context.Context, conn driver.Conn, tenant *string) (report.PackInfo, []*queries.Result, error) {
 	info := report.PackInfo{Title: j.cmd.Title, Generated: j.now, Controls: j.controls, Top: j.cmd.Top}
 	var results []*queries.Result
+	checked := map[string]string{} // tenant: note
 	for i, r := range queries.All() {
 		vals := j.vals[i]
 		if tenant != nil {
@@ -154,10 +157,24 @@ func (j *packJob) run(ctx context.Context, conn driver.Conn, tenant *string) (re
 			}
 		}
 		qctx, cancel := context.WithTimeout(ctx, j.timeout)
+		var note string
+		if t, ok := vals.Get("tenant"); ok {
+			var err error
+			if n, done := checked[fmt.Sprint(t)]; done {
+				note = n
+			} else if note, err = checkTenant(qctx, conn, vals, j.clock); err != nil {
+				cancel()
+				return info, nil, err
+			}
+			checked[fmt.Sprint(t)] = note
+		}
 		res, err := queries.Run(qctx, conn, r, vals)
 		cancel()
 		if err != nil {
 			return info, nil, err
+		}
+		if note != "" {
+			res.Notes = append(res.Notes, note)
 		}
 		results = append(results, res)
 		if t, ok := vals.Get("tenant"); ok && info.Tenant == "" {

@@ -18,7 +18,7 @@ import (
 type PeriodFlags struct {
 	Since  string   `help:"Start of the period: a time ago (30d, 12h, 2w) or a date/time (2025-06-01, RFC 3339). Default: the report's, 30d." placeholder:"30d|DATE"`
 	Until  string   `help:"End of the period (exclusive): a date/time or a time ago. Default: now." placeholder:"DATE"`
-	Tenant string   `help:"Tenant to report on (default: the report's, \"default\")." placeholder:"T"`
+	Tenant string   `help:"Tenant to report on: the name ingest writes into every record (its --tenant), not a CID. Default: the report's, \"default\". A tenant without data is an error listing those that have data." placeholder:"T"`
 	Param  []string `short:"p" help:"Report parameter NAME=VALUE (repeatable); see report list." placeholder:"K=V" sep:"none"`
 }
 
@@ -26,7 +26,7 @@ type PeriodFlags struct {
 type RunCmd struct {
 	PeriodFlags
 	Name    string `arg:"" help:"Report name (see report list)."`
-	Format  string `short:"f" help:"Output format: table, csv, json, markdown or html." enum:"table,csv,json,markdown,html" default:"table"`
+	Format  string `short:"f" help:"Output format: table (fits the terminal), csv, json, markdown or html. CSV holds one table: a report with several sections needs --section." enum:"table,csv,json,markdown,html" default:"table"`
 	Section string `help:"Output only this section of the report." placeholder:"NAME"`
 	Out     string `short:"o" help:"Write to FILE instead of standard output (replaced only when the report succeeds)." placeholder:"FILE"`
 }
@@ -49,6 +49,14 @@ func (c *RunCmd) Run(ctx context.Context, ch *ClickHouseFlags, e *env) error {
 			}
 			return usagef("--section: report %s has no section %q (it has: %s)", r.Name, c.Section, strings.Join(names, ", "))
 		}
+	}
+	if format == report.CSV && c.Section == "" && len(r.Sections) > 1 {
+		var names []string
+		for _, s := range r.Sections {
+			names = append(names, s.Name)
+		}
+		return usagef("--format csv: report %s has %d sections and a CSV file holds one table: choose one with --section (%s)",
+			r.Name, len(r.Sections), strings.Join(names, ", "))
 	}
 	given, flags, err := c.given(func(string) bool { return true })
 	if err != nil {
@@ -74,12 +82,24 @@ func (c *RunCmd) Run(ctx context.Context, ch *ClickHouseFlags, e *env) error {
 		one.Sections = []queries.Section{*sec}
 		r = &one
 	}
+	note, err := checkTenant(qctx, conn, vals, e)
+	if err != nil {
+		return err
+	}
 	res, err := queries.Run(qctx, conn, r, vals)
 	if err != nil {
 		return err
 	}
+	if note != "" {
+		res.Notes = append(res.Notes, note)
+	}
 	var buf bytes.Buffer
-	if err := report.Render(&buf, format, res); err != nil {
+	if format == report.Table && c.Out == "" {
+		err = report.RenderText(&buf, res, e.width)
+	} else {
+		err = report.Render(&buf, format, res)
+	}
+	if err != nil {
 		return fmt.Errorf("render %s as %s: %w", r.Name, format, err)
 	}
 	if err := writeOut(e, c.Out, buf.Bytes()); err != nil {
@@ -169,29 +189,74 @@ func resolve(r *queries.Report, given, flags map[string]string, e *env) (queries
 	return vals, err
 }
 
-// writeOut writes b to standard output or, atomically, to path.
+// writeOut writes b to standard output or, atomically, to path (through a
+// temporary file beside it, whose name errors do not show: the operator
+// named path).
 func writeOut(e *env, path string, b []byte) error {
 	if path == "" {
 		_, err := e.stdout.Write(b)
 		return err
 	}
+	fail := func(err error) error {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		var le *os.LinkError
+		if errors.As(err, &le) {
+			err = le.Err
+		}
+		return fmt.Errorf("--out: cannot write %s: %w", path, err)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
-		return fmt.Errorf("--out: %w", err)
+		return fail(err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
-		return fmt.Errorf("--out: write %s: %w", tmp.Name(), err)
+		return fail(err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("--out: write %s: %w", tmp.Name(), err)
+		return fail(err)
 	}
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("--out: %w", err)
+		return fail(err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("--out: %w", err)
+		return fail(err)
 	}
 	return nil
+}
+
+// checkTenant refuses to report on a database without tokentrail's tables
+// or a tenant without data (exit 2, naming the tenants that have data): an
+// empty report would look clean. A stale collection is returned as a note
+// (and said on stderr).
+func checkTenant(ctx context.Context, q queries.Querier, vals queries.Values, e *env) (string, error) {
+	v, ok := vals.Get("tenant")
+	if !ok {
+		return "", nil
+	}
+	tenant, _ := v.(string)
+	cov, err := queries.CheckTenant(ctx, q, tenant)
+	var de *queries.DataError
+	if errors.As(err, &de) {
+		if len(de.MissingTables) > 0 {
+			return "", usagef("--clickhouse-dsn: %v", err)
+		}
+		return "", usagef("--tenant: %v", err)
+	}
+	if err != nil {
+		return "", err
+	}
+	until, ok := vals.Time("until")
+	if !ok {
+		until = e.now()
+	}
+	note := cov.Note(tenant, until)
+	if note != "" && e.stderr != nil {
+		fmt.Fprintln(e.stderr, "report: note:", note)
+	}
+	return note, nil
 }

@@ -1,0 +1,3 @@
+// Package configtest helps tests build component configurations: they name
+// the settings they are about and take the defaults for the rest.
+package configtest
