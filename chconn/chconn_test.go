@@ -75,3 +75,25 @@ func TestOpenCreatesTheDatabase(t *testing.T) {
 		t.Errorf("wrong password: err %v must exist and hide the password", err)
 	}
 }
+
+// OpenHost reaches the one server named, not the DSN's, with the DSN's
+// user, database and settings; a server that does not answer is an error
+// naming it.
+func TestOpenHost(t *testing.T) {
+	s := chtest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := chconn.Config{DSN: "clickhouse://default:@127.0.0.1:1/system?dial_timeout=1s"}
+	conn, err := chconn.OpenHost(ctx, cfg, s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var db string
+	if err := conn.QueryRow(ctx, "SELECT currentDatabase()").Scan(&db); err != nil || db != "system" {
+		t.Errorf("current database = %q, %v; want the DSN's (system)", db, err)
+	}
+	if _, err := chconn.OpenHost(ctx, cfg, "127.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("unreachable host: err = %v, want one naming it", err)
+	}
+}

@@ -64,6 +64,8 @@ func StartZooKeeper(t testing.TB) *ZooKeeper {
 		z.Kill()
 		if !t.Failed() {
 			_ = os.RemoveAll(dir)
+		} else {
+			t.Logf("zookeeper data and log kept in %s", dir)
 		}
 	})
 	for attempt := 1; ; attempt++ {
