@@ -72,7 +72,7 @@ func intOf(v any) int64 {
 // it, or without any record of a poll, coverage is "not recorded".
 func coverageOf(results []*queries.Result) *coverageView {
 	notRecorded := &coverageView{Headline: "not recorded",
-		Detail: "The pipeline recorded no collection for this tenant and period: this pack cannot show that the period was fully collected."}
+		Detail: "The pipeline recorded no collection for this tenant and period: nothing shows that the period was fully collected."}
 	_, sum := table(results, "collection-coverage", "summary")
 	if sum == nil || len(sum.Rows) == 0 {
 		return notRecorded

@@ -35,6 +35,7 @@ type packView struct {
 type htmlReport struct {
 	Name, Title, Description, Anchor string
 	Params                           []paramKV
+	Notes                            []string // qualify the whole result: shown before the sections
 	Sections                         []htmlSection
 }
 
@@ -90,7 +91,8 @@ func renderHTML(w io.Writer, view *packView, results []*queries.Result) error {
 
 func htmlReportOf(res *queries.Result, view *packView) htmlReport {
 	r := res.Report
-	hr := htmlReport{Name: r.Name, Title: r.Title, Description: r.Description, Anchor: anchor(r.Name), Params: paramLine(res)}
+	hr := htmlReport{Name: r.Name, Title: r.Title, Description: r.Description, Anchor: anchor(r.Name), Params: paramLine(res),
+		Notes: res.Notes}
 	for _, t := range res.Tables {
 		hs := htmlSection{Title: t.Section.Title, Notes: t.Section.Notes, Anchor: anchor(r.Name, t.Section.Name), Total: len(t.Rows)}
 		if t.Section.Chart != nil {

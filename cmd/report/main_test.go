@@ -234,7 +234,7 @@ func TestRunWarnsOnCoverage(t *testing.T) {
 	dsn := scenarioDSN(t)
 	code, out, errOut := cli(t, "--clickhouse-dsn", dsn, "run", "admin-activity", "--section", "per_actor", "--format", "csv")
 	if code != 0 || !strings.HasPrefix(out, "actor,") ||
-		errOut != "report: warning: collection coverage of the period: not recorded. The pipeline recorded no collection for this tenant and period: this pack cannot show that the period was fully collected.\n" {
+		errOut != "report: warning: Collection coverage of the period: not recorded. The pipeline recorded no collection for this tenant and period: nothing shows that the period was fully collected.\n" {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 	if code, _, errOut := cli(t, "--clickhouse-dsn", dsn, "run", "stale-tokens"); code != 0 || errOut != "" {

@@ -93,6 +93,9 @@ func (c *RunCmd) Run(ctx context.Context, ch *ClickHouseFlags, e *env) error {
 	if note != "" {
 		res.Notes = append(res.Notes, note)
 	}
+	if note := coverageNote(qctx, conn, e, r.Name, vals); note != "" {
+		res.Notes = append(res.Notes, note)
+	}
 	var buf bytes.Buffer
 	if format == report.Table && c.Out == "" {
 		err = report.RenderText(&buf, res, e.width)
@@ -102,22 +105,18 @@ func (c *RunCmd) Run(ctx context.Context, ch *ClickHouseFlags, e *env) error {
 	if err != nil {
 		return fmt.Errorf("render %s as %s: %w", r.Name, format, err)
 	}
-	if err := writeOut(e, c.Out, buf.Bytes()); err != nil {
-		return err
-	}
-	warnCoverage(qctx, conn, e, r.Name, vals)
-	return nil
+	return writeOut(e, c.Out, buf.Bytes())
 }
 
-// warnCoverage says on standard error when the period of a report is not
-// fully collected (the collection-coverage report for the same tenant and
-// period). The report itself is unchanged: it may be piped into a tool.
-func warnCoverage(ctx context.Context, conn queries.Querier, e *env, name string, vals queries.Values) {
+// coverageNote says, on standard error and as a note the report shows at
+// its top, when the period of a report is not fully collected (the
+// collection-coverage report for the same tenant and period).
+func coverageNote(ctx context.Context, conn queries.Querier, e *env, name string, vals queries.Values) string {
 	since, ok := vals.Time("since")
 	until, _ := vals.Time("until")
 	r, err := queries.Lookup("collection-coverage")
-	if !ok || err != nil || e.stderr == nil || name == r.Name {
-		return
+	if !ok || err != nil || name == r.Name {
+		return ""
 	}
 	given := map[string]string{"since": since.Format(time.RFC3339), "until": until.Format(time.RFC3339)}
 	if _, ok := vals.Get("tenant"); ok {
@@ -125,16 +124,18 @@ func warnCoverage(ctx context.Context, conn queries.Querier, e *env, name string
 	}
 	cv, err := r.Resolve(given, e.now())
 	if err != nil {
-		return
+		return ""
 	}
-	res, err := queries.Run(ctx, conn, r, cv)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "report: warning: collection coverage unknown: %v\n", oneLine(err))
-		return
+	var note string
+	if res, err := queries.Run(ctx, conn, r, cv); err != nil {
+		note = "Collection coverage of the period unknown: " + oneLine(err)
+	} else if c, ok := report.CoverageOf(res); ok && !c.Complete {
+		note = "Collection coverage of the period: " + c.Headline + ". " + c.Detail
 	}
-	if c, ok := report.CoverageOf(res); ok && !c.Complete {
-		fmt.Fprintf(e.stderr, "report: warning: collection coverage of the period: %s. %s\n", c.Headline, c.Detail)
+	if note != "" && e.stderr != nil {
+		fmt.Fprintln(e.stderr, "report: warning:", note)
 	}
+	return note
 }
 
 // given collects parameter values from --param, --tenant, --since and
