@@ -210,16 +210,6 @@ func statusRank(s string) int {
 	return 0
 }
 
-// Figure returns the figure called key.
-func (s Summary) Figure(key string) (Figure, bool) {
-	for _, f := range s.Figures {
-		if f.Key == key {
-			return f, true
-		}
-	}
-	return Figure{}, false
-}
-
 // periodText formats a period for front matter.
 func periodText(since, until time.Time) string {
 	return since.UTC().Format(time.DateTime) + " to " + until.UTC().Format(time.DateTime) + " UTC"
