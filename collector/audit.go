@@ -49,7 +49,9 @@ func (w *worker) collectAudit(ctx context.Context, upper time.Time) error {
 	if st.Cursor.IsZero() || lower.Before(st.Start) {
 		lower = st.Start
 	}
+	w.stats.queryFrom, w.stats.auditTo = lower.Truncate(time.Second), upper.Truncate(time.Second)
 	if !upper.After(lower) {
+		w.stats.auditOK = true
 		return nil
 	}
 	// The fetcher's own view of what is published or about to be: the
@@ -90,6 +92,10 @@ func (w *worker) collectAudit(ctx context.Context, upper time.Time) error {
 	if ferr != nil && !errors.Is(ferr, context.Canceled) {
 		w.c.metrics.errors.WithLabelValues(w.name, "audit").Inc()
 	}
+	if ferr == nil && ctx.Err() == nil {
+		w.stats.auditOK = true
+		w.stats.apiTotal = w.countAudit(ctx, w.stats.from, upper)
+	}
 	return ferr
 }
 
@@ -97,6 +103,12 @@ func (w *worker) collectAudit(ctx context.Context, upper time.Time) error {
 func (w *worker) commitAudit(ctx context.Context, b auditBatch) error {
 	if err := w.publish(ctx, schema.TypeAuditEvent, b.msgs); err != nil {
 		return err
+	}
+	w.stats.published += int64(len(b.msgs))
+	for _, ts := range b.ts {
+		if ts.Before(w.stats.from) {
+			w.stats.publishedLate++
+		}
 	}
 	st := &w.state.Audit
 	before := st.Cursor

@@ -245,6 +245,8 @@ type worker struct {
 	apiErr     atomic.Pointer[error]
 
 	ready readyCache
+
+	stats pollStats // of the poll running
 }
 
 func (w *worker) load(ctx context.Context) error {
@@ -326,7 +328,9 @@ func (w *worker) loop(ctx context.Context) {
 func (w *worker) poll(ctx context.Context) error {
 	start := time.Now()
 	upper := w.c.now().Add(-w.c.cfg.SettleLag)
+	w.stats = pollStats{started: w.c.now(), from: w.auditFrom()}
 	var errs []error
+	ran := false
 	clear(w.events)
 	for _, step := range []struct {
 		stage string
@@ -341,11 +345,13 @@ func (w *worker) poll(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
+		ran = true
 		if err := step.run(ctx); err != nil {
 			if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 				break
 			}
 			errs = append(errs, fmt.Errorf("tenant %s: %s: %w", w.name, step.stage, err))
+			w.stats.errs = append(w.stats.errs, step.stage+": "+err.Error())
 			if errors.Is(err, falcon.ErrAuth) || errors.Is(err, falcon.ErrUnreachable) || w.cid == "" {
 				// The other steps would only fail the same way, each
 				// after its own retries, or lack the CID.
@@ -354,6 +360,14 @@ func (w *worker) poll(ctx context.Context) error {
 		}
 	}
 	w.c.metrics.pollDur.WithLabelValues(w.name).Observe(time.Since(start).Seconds())
+	// The coverage record also goes out when ctx ended mid-poll (within the
+	// shutdown grace): what this poll published must be counted somewhere.
+	if !ran {
+		return nil // stopped before the poll began: nothing to account for
+	}
+	if err := w.publishCoverage(ctx); err != nil && ctx.Err() == nil {
+		errs = append(errs, fmt.Errorf("tenant %s: coverage: %w", w.name, err))
+	}
 	if ctx.Err() != nil {
 		// Graceful stop: what was acknowledged is committed.
 		return nil

@@ -42,7 +42,8 @@ func Example() {
 	conn := kafkaconn.Config{Brokers: cluster.ListenAddrs()}
 	ctx := context.Background()
 	if err := kafkaconn.EnsureTopics(ctx, conn, kafkaconn.Topic{Name: schema.TopicAuditEvents},
-		kafkaconn.Topic{Name: schema.TopicTokens}, kafkaconn.Topic{Name: schema.TopicSettings}); err != nil {
+		kafkaconn.Topic{Name: schema.TopicTokens}, kafkaconn.Topic{Name: schema.TopicSettings},
+		kafkaconn.Topic{Name: schema.TopicCoverage}); err != nil {
 		log.Fatal(err)
 	}
 

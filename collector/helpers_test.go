@@ -59,7 +59,8 @@ func newEnv(t *testing.T, cfg falcontest.Config) *env {
 	if err := kafkaconn.EnsureTopics(ctx, conn,
 		kafkaconn.Topic{Name: schema.TopicAuditEvents, Partitions: 3},
 		kafkaconn.Topic{Name: schema.TopicTokens, Partitions: 3},
-		kafkaconn.Topic{Name: schema.TopicSettings, Partitions: 1}); err != nil {
+		kafkaconn.Topic{Name: schema.TopicSettings, Partitions: 1},
+		kafkaconn.Topic{Name: schema.TopicCoverage, Partitions: 1}); err != nil {
 		t.Fatal(err)
 	}
 	pub, err := collector.NewKafkaPublisher(conn, collector.PublisherConfig{})

@@ -20,6 +20,7 @@ func (w *worker) collectSettings(ctx context.Context) error {
 		return fmt.Errorf("customer_settings_read: %w", err)
 	}
 	cur := SettingsState(s)
+	w.stats.settingsSnapshot = true
 	if w.state.Settings != nil && w.state.Settings.Equal(cur) {
 		// Unchanged: a later change happened after this read. Saved with
 		// the next commit; until then the older bound stays correct.

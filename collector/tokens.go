@@ -34,6 +34,7 @@ func (w *worker) collectTokens(ctx context.Context) error {
 		w.c.metrics.errors.WithLabelValues(w.name, "tokens").Inc()
 		return err
 	}
+	w.stats.tokensSnapshot, w.stats.tokens = true, int64(len(snap))
 	var changes []tokenChange
 	for id, cur := range snap {
 		if prev, ok := w.state.Tokens[id]; !ok || !prev.Equal(cur) {

@@ -288,7 +288,7 @@ func TestREADMEExampleRecords(t *testing.T) {
 		}
 		seen[r.Type()] = true
 	}
-	for _, typ := range []string{schema.TypeAuditEvent, schema.TypeToken, schema.TypeSettings} {
+	for _, typ := range schema.RecordTypes() {
 		if !seen[typ] {
 			t.Errorf("README.md has no example %s record", typ)
 		}
@@ -298,14 +298,14 @@ func TestREADMEExampleRecords(t *testing.T) {
 // TestREADMETopicContract checks the topic table against package schema.
 func TestREADMETopicContract(t *testing.T) {
 	text := readme(t)
-	for _, s := range []string{schema.TopicAuditEvents, schema.TopicTokens, schema.TopicSettings, schema.TopicDLQ,
+	for _, s := range []string{schema.TopicAuditEvents, schema.TopicTokens, schema.TopicSettings, schema.TopicCoverage, schema.TopicDLQ,
 		schema.HeaderRecordType, schema.HeaderSchemaVersion, schema.HeaderDLQTopic, schema.HeaderDLQPartition,
 		schema.HeaderDLQOffset, schema.HeaderDLQError} {
 		if !strings.Contains(text, "`"+s+"`") {
 			t.Errorf("README.md's topic contract does not name `%s`", s)
 		}
 	}
-	for _, typ := range []string{schema.TypeAuditEvent, schema.TypeToken, schema.TypeSettings} {
+	for _, typ := range schema.RecordTypes() {
 		if _, err := schema.JSONSchemas.ReadFile(schema.JSONSchemaFile(typ, schema.Version)); err != nil {
 			t.Errorf("schema for %s: %v", typ, err)
 		}

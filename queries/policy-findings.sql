@@ -13,6 +13,8 @@
 -- Severity: high, medium, low, info. State findings are judged as of now; uses after revocation,
 -- deletions and settings changes are those in the period. A settings change that weakens the policy
 -- (tokens_required turned off, max_active_tokens raised or removed) is medium, any other is info.
+-- A token deleted without a prior revoke is low: deleting ends the token at once, as revoking does, so
+-- nothing stays exposed; what is missing is the revoke step of the retirement procedure and its audit record.
 SELECT severity, finding, subject, at, actor, detail
 FROM
 (
@@ -157,7 +159,7 @@ FROM
 
     -- Tokens deleted (in the period) whose last state was not revoked.
     SELECT
-        'medium' AS severity,
+        'low' AS severity,
         'deleted_without_revoke' AS finding,
         token_id AS subject,
         toDateTime(deleted_at, 'UTC') AS at,

@@ -91,8 +91,8 @@ func Names() []string {
 }
 
 // order is the reading order of a review: inventory first, findings last.
-var order = []string{"token-inventory", "token-usage", "stale-tokens", "expiring-tokens",
-	"token-lifecycle", "admin-activity", "policy-findings"}
+var order = []string{"collection-coverage", "token-inventory", "token-usage", "stale-tokens", "expiring-tokens",
+	"token-lifecycle", "admin-activity", "tenant-settings", "policy-findings"}
 
 func mustLoad(fsys fs.FS) []*Report {
 	rs, err := load(fsys)

@@ -9,8 +9,8 @@ import (
 )
 
 func TestEmbeddedReports(t *testing.T) {
-	want := []string{"token-inventory", "token-usage", "stale-tokens", "expiring-tokens",
-		"token-lifecycle", "admin-activity", "policy-findings"}
+	want := []string{"collection-coverage", "token-inventory", "token-usage", "stale-tokens", "expiring-tokens",
+		"token-lifecycle", "admin-activity", "tenant-settings", "policy-findings"}
 	if got := Names(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}

@@ -221,10 +221,10 @@ func TestPolicyFindings(t *testing.T) {
 		{"deleted while valid", "deleted_without_revoke",
 			tok(1, "t", "2025-06-12 09:00", nil).Change("2025-06-12 09:20", deleted).
 				Event(1, "token_delete", "dave", "2025-06-12 09:20", "").Fixture(),
-			[]finding{{"medium", querytest.TokenID(1), "dave"}}},
+			[]finding{{"low", querytest.TokenID(1), "dave"}}},
 		{"deleted unseen by audit", "deleted_without_revoke",
 			tok(1, "t", "2025-06-12 09:00", nil).Change("2025-06-14 09:00", deleted).Fixture(),
-			[]finding{{"medium", querytest.TokenID(1), ""}}},
+			[]finding{{"low", querytest.TokenID(1), ""}}},
 		{"revoked then deleted", "deleted_without_revoke",
 			tok(1, "t", "2025-01-20 09:00", nil).Change("2025-06-15 09:00", revoke("2025-06-15 09:00")).
 				Event(1, "token_revoke", "bob", "2025-06-15 09:00", "").

@@ -11,7 +11,7 @@ import (
 
 // renderJSON writes one JSON document:
 //
-//	{"report": ..., "title": ..., "description": ..., "params": {...},
+//	{"report": ..., "title": ..., "description": ..., "params": {...}, "notes": [...] (when any),
 //	 "sections": [{"name", "title", "columns": [{"name", "type"}], "rows": [{column: value}]}]}
 //
 // Object keys keep the declared parameter and column order. Column types
@@ -36,7 +36,18 @@ func renderJSON(w io.Writer, res *queries.Result) error {
 		v, _ := res.Values.Get(p.Name)
 		value(&b, queries.Column{Kind: queries.KindDateTime}, v)
 	}
-	b.WriteString(`},"sections":[`)
+	b.WriteString(`}`)
+	if len(res.Notes) > 0 { // only when there are: documents without notes keep their shape
+		b.WriteString(`,"notes":[`)
+		for i, n := range res.Notes {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			str(&b, n)
+		}
+		b.WriteByte(']')
+	}
+	b.WriteString(`,"sections":[`)
 	for i, t := range res.Tables {
 		if i > 0 {
 			b.WriteByte(',')

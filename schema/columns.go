@@ -63,7 +63,7 @@ func (t Table) InsertQuery() string {
 	return "INSERT INTO " + t.Name + " (" + strings.Join(names, ", ") + ")"
 }
 
-// Columns accumulates records of type R (AuditEvent, Token or Settings) as
+// Columns accumulates records of type R (AuditEvent, Token, Settings or Coverage) as
 // ClickHouse column buffers in the order of their Table's Columns: the row
 // mapping the sink and the test loaders share. The zero value is empty and
 // ready; buffers are kept across Reset.
@@ -168,6 +168,8 @@ func (df *def[R]) newColumns() []column[R] {
 			}})
 		case **int64:
 			cols = append(cols, &col[R, *int64]{get: func(r *R) (*int64, error) { return *f.ptr(r).(**int64), nil }})
+		case *int64:
+			cols = append(cols, &col[R, int64]{get: func(r *R) (int64, error) { return *f.ptr(r).(*int64), nil }})
 		}
 	}
 	return append(cols, &col[R, uint64]{get: func(r *R) (uint64, error) { return uint64(df.env(r).CollectedAt.UnixNano()), nil }})

@@ -259,6 +259,11 @@ func scanValue[R any](d *Decoder, f field[R], r *R, data []byte, i int) (int, bo
 		next, ok := scanInt(data, i, &n)
 		*p = int(n)
 		return next, ok
+	case *int64:
+		if null { // encoding/json leaves the value as it was
+			return i + 4, true
+		}
+		return scanInt(data, i, p)
 	case **int64:
 		if null {
 			*p = nil

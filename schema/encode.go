@@ -37,6 +37,9 @@ func (t Token) MarshalJSON() ([]byte, error) { return Marshal(&t) }
 // MarshalJSON implements json.Marshaler (Marshal).
 func (s Settings) MarshalJSON() ([]byte, error) { return Marshal(&s) }
 
+// MarshalJSON implements json.Marshaler (Marshal).
+func (c Coverage) MarshalJSON() ([]byte, error) { return Marshal(&c) }
+
 func (df *def[R]) appendJSON(b []byte, r *R) []byte {
 	b = append(b, '{')
 	for i, f := range df.fields {
@@ -65,6 +68,8 @@ func (df *def[R]) appendJSON(b []byte, r *R) []byte {
 			} else {
 				b = appendTime(b, **p)
 			}
+		case *int64:
+			b = strconv.AppendInt(b, *p, 10)
 		case **int64:
 			if *p == nil {
 				b = append(b, "null"...)

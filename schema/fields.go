@@ -18,6 +18,7 @@ import (
 //	*time.Time   JSON date-time string       ClickHouse DateTime('UTC')
 //	**time.Time  date-time string or null    ClickHouse Nullable(DateTime('UTC'))
 //	**int64      integer or null             ClickHouse Nullable(Int64)
+//	*int64       JSON integer (a count)      ClickHouse Int64
 type field[R any] struct {
 	name   string // JSON name, from the struct tag
 	ptr    func(r *R) any
@@ -102,7 +103,7 @@ func newDef[R any](typ string, env func(r *R) *Envelope, check func(r *R) error,
 		}
 		delete(tags, addr)
 		switch f.ptr(&zero).(type) {
-		case *string, *int, *bool, *time.Time, **time.Time, **int64:
+		case *string, *int, *int64, *bool, *time.Time, **time.Time, **int64:
 		default:
 			panic(fmt.Sprintf("schema: %s.%s has a type the schema does not map", typ, name))
 		}
@@ -156,6 +157,8 @@ func columnType(p any) string {
 		return "Nullable(DateTime('UTC'))"
 	case **int64:
 		return "Nullable(Int64)"
+	case *int64:
+		return "Int64"
 	}
 	panic(fmt.Sprintf("schema: no column type for %T", p))
 }
@@ -196,6 +199,8 @@ func (df *def[R]) describe() []Field {
 			d.JSONType, d.Nullable = "time", true
 		case **int64:
 			d.JSONType, d.Nullable = "integer", true
+		case *int64:
+			d.JSONType = "integer"
 		}
 		if f.stored {
 			d.Column = f.column

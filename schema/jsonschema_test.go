@@ -109,6 +109,9 @@ func producedRecords() []schema.Record {
 		collector.TokenRecord(testCID, "default", now, "x", collector.TokenState(key, falcon.Token{ID: "x", CreatedTimestamp: now}), false),
 		collector.SettingsRecord(testCID, "default", now, collector.SettingsState(falcon.CustomerSettings{TokensRequired: true})),
 		collector.SettingsRecord(testCID, "default", now, checkpoint.Settings{MaxActiveTokens: ptr(int64(50))}),
+		collector.CoverageRecord(testCID, "default", now, collector.PollCoverage{Started: now.Add(-time.Second),
+			AuditFrom: now.Add(-time.Minute), AuditTo: now, QueryFrom: now.Add(-6 * time.Minute), APITotal: 3, Published: 3,
+			TokensSnapshot: true, Tokens: 12, SettingsSnapshot: true}),
 	}
 }
 

@@ -261,7 +261,7 @@ var (
 	// registry lists every record type's definition, in the order of Tables.
 	// A new record type is a Go type, its def and an entry here (plus its
 	// JSON Schema file and a migration).
-	registry = []recordDef{auditDef, tokenDef, settingsDef}
+	registry = []recordDef{auditDef, tokenDef, settingsDef, coverageDef}
 	defs     = func() map[string]recordDef {
 		m := map[string]recordDef{}
 		for _, d := range registry {

@@ -14,6 +14,7 @@ type batch struct {
 	audit    auditColumns
 	tokens   tokenColumns
 	settings settingsColumns
+	coverage coverageColumns
 
 	deadLetters []deadLetter
 	commits     []kafka.Message // topic, partition and offset only
@@ -33,6 +34,7 @@ func (b *batch) reset() {
 	b.audit.reset()
 	b.tokens.reset()
 	b.settings.reset()
+	b.coverage.reset()
 	clear(b.deadLetters) // release the message values
 	b.deadLetters = b.deadLetters[:0]
 	b.commits = b.commits[:0]

@@ -30,7 +30,7 @@ type env struct {
 	db      string
 }
 
-var topics = []string{schema.TopicAuditEvents, schema.TopicTokens, schema.TopicSettings, schema.TopicDLQ}
+var topics = []string{schema.TopicAuditEvents, schema.TopicTokens, schema.TopicSettings, schema.TopicCoverage, schema.TopicDLQ}
 
 func newEnv(t *testing.T, partitions int) *env {
 	t.Helper()

@@ -57,7 +57,7 @@ type Sink struct {
 
 	stats struct {
 		records, deadLetters atomic.Int64
-		rows                 [4]atomic.Int64 // by index in tables
+		rows                 [5]atomic.Int64 // by index in tables
 	}
 }
 
@@ -99,6 +99,7 @@ func New(cfg Config, deps Dependencies) (*Sink, error) {
 			cfg.Topics.AuditEvents: schema.TypeAuditEvent,
 			cfg.Topics.Tokens:      schema.TypeToken,
 			cfg.Topics.Settings:    schema.TypeSettings,
+			schema.TopicCoverage:   schema.TypeCoverage, // the contract's name; no setting renames it
 		},
 	}, nil
 }
@@ -159,7 +160,7 @@ func (s *Sink) run(ctx context.Context, once bool, drainAt <-chan struct{}) erro
 	}
 	defer s.transport.CloseIdleConnections()
 	defer s.dlq.Close()
-	topics := []string{s.cfg.Topics.AuditEvents, s.cfg.Topics.Tokens, s.cfg.Topics.Settings}
+	topics := []string{s.cfg.Topics.AuditEvents, s.cfg.Topics.Tokens, s.cfg.Topics.Settings, schema.TopicCoverage}
 	if s.cfg.CreateTopics {
 		var ts []kafkaconn.Topic
 		for _, t := range append(topics, s.cfg.Topics.DLQ) {

@@ -34,6 +34,8 @@ var tables = func() []table {
 			t.rows, t.values = func(b *batch) int { return b.tokens.Len() }, func(b *batch) []any { return b.tokens.Values() }
 		case schema.TypeSettings:
 			t.rows, t.values = func(b *batch) int { return b.settings.Len() }, func(b *batch) []any { return b.settings.Values() }
+		case schema.TypeCoverage:
+			t.rows, t.values = func(b *batch) int { return b.coverage.Len() }, func(b *batch) []any { return b.coverage.Values() }
 		default:
 			panic("sink: no column buffer for record type " + st.RecordType)
 		}
@@ -52,11 +54,15 @@ type (
 	settingsColumns struct {
 		schema.Columns[schema.Settings]
 	}
+	coverageColumns struct {
+		schema.Columns[schema.Coverage]
+	}
 )
 
 func (c *auditColumns) reset()    { c.Reset() }
 func (c *tokenColumns) reset()    { c.Reset() }
 func (c *settingsColumns) reset() { c.Reset() }
+func (c *coverageColumns) reset() { c.Reset() }
 
 // add appends a record's row to the batch's columns; a time ClickHouse
 // cannot store is an invalid field.
@@ -68,6 +74,8 @@ func (b *batch) add(r schema.Record) error {
 		return b.tokens.Append(r)
 	case *schema.Settings:
 		return b.settings.Append(r)
+	case *schema.Coverage:
+		return b.coverage.Append(r)
 	}
 	return &schema.DecodeError{Field: "record_type", Reason: fmt.Sprintf("%q has no table", r.Type()), Err: schema.ErrUnknownRecordType}
 }

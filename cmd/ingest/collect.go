@@ -126,7 +126,7 @@ func runCollect(ctx context.Context, g *Globals, k KafkaFlags, f CollectFlags, o
 
 	if f.CreateTopics {
 		var topics []kafkaconn.Topic
-		for _, name := range []string{cfg.Topics.AuditEvents, cfg.Topics.Tokens, cfg.Topics.Settings} {
+		for _, name := range []string{cfg.Topics.AuditEvents, cfg.Topics.Tokens, cfg.Topics.Settings, schema.TopicCoverage} {
 			topics = append(topics, kafkaconn.Topic{Name: name, Partitions: f.TopicPartitions, ReplicationFactor: f.TopicReplicationFactor})
 		}
 		if err := kafkaconn.EnsureTopics(ctx, kcfg, topics...); err != nil {

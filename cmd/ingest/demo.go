@@ -30,8 +30,8 @@ type DemoCmd struct {
 	Reset            bool          `help:"Start from scratch (default; --no-reset keeps the data): drop the demo database and the demo's Kafka data and checkpoints. Only a database and directory the demo marked as its own are reset; others are refused." default:"true" negatable:""`
 	Seed             int64         `help:"Seed of the emulated tenant." default:"1"`
 	Tokens           int           `help:"Installation tokens in the seeded tenant." default:"300"`
-	Events           int           `help:"Audit events in the seeded tenant's 30-day history." default:"50000"`
-	ActivityInterval time.Duration `help:"How often the emulated tenant changes (tokens created, used, revoked, restored, deleted; settings)." default:"100ms"`
+	Events           int           `help:"Audit events in the seeded tenant's 30-day history (a steady tenant: mostly token edits, occasional revocations, rare deletions and settings changes)." default:"400"`
+	ActivityInterval time.Duration `help:"How often the emulated tenant acts (mostly sensor installs; now and then tokens created, edited, revoked, rarely deleted; settings seldom)." default:"500ms"`
 	Pack             string        `help:"Where to write the review pack (default: STATE-DIR/review-pack.html)." placeholder:"FILE"`
 }
 
@@ -81,8 +81,8 @@ func (c *DemoCmd) Run(ctx context.Context, g *Globals) error {
 	// The emulated Falcon tenant.
 	maxActive := int64(c.Tokens + c.Tokens/2)
 	emu := falcontest.NewServer(falcontest.Config{Seed: c.Seed, Tenants: []falcontest.TenantConfig{{
-		Tokens: c.Tokens, Events: c.Events, Ties: 200, LateFraction: 0.02, LateMax: demoLateMax,
-		MaxActiveTokens: &maxActive, TokensRequired: true,
+		Tokens: c.Tokens, Events: c.Events, Ties: 20, LateFraction: 0.02, LateMax: demoLateMax,
+		MaxActiveTokens: &maxActive, TokensRequired: true, Churn: &falcontest.SteadyChurn,
 	}}})
 	defer emu.Close()
 	tenant := emu.Emulator().Tenants()[0]
@@ -119,7 +119,7 @@ func (c *DemoCmd) Run(ctx context.Context, g *Globals) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_ = emu.Emulator().RunActivity(actCtx, falcontest.Activity{Interval: c.ActivityInterval, Rand: c.Seed})
+		_ = emu.Emulator().RunActivity(actCtx, falcontest.Activity{Interval: c.ActivityInterval, Rand: c.Seed, Steady: true})
 	}()
 	defer func() { stopActivity(); wg.Wait() }()
 
@@ -295,14 +295,10 @@ func writeDemoPack(ctx context.Context, conn driver.Conn, path string, now time.
 		}
 		results = append(results, res)
 	}
-	var buf bytes.Buffer
-	if err := report.Pack(&buf, report.HTML, info, results); err != nil {
-		return fmt.Errorf("render review pack: %w", err)
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := report.WritePack(path, report.HTML, info, results); err != nil {
 		return fmt.Errorf("write review pack: %w", err)
 	}
 	return nil

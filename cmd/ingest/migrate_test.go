@@ -12,7 +12,7 @@ import (
 	"github.com/tokentrail/tokentrail/schema/migrations"
 )
 
-var schemaTables = []string{"audit_events", "tokens", "token_changes", "settings_changes"}
+var schemaTables = []string{"audit_events", "tokens", "token_changes", "settings_changes", "collection_coverage"}
 
 // `ingest migrate` creates the database and the tables; run again it is a
 // no-op.

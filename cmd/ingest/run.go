@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tokentrail/tokentrail/kafkaconn"
+	"github.com/tokentrail/tokentrail/schema"
 	"github.com/tokentrail/tokentrail/telemetry"
 )
 
@@ -51,7 +52,7 @@ func runBoth(ctx context.Context, g *Globals, k KafkaFlags, cf CollectFlags, sf 
 			return err
 		}
 		var topics []kafkaconn.Topic
-		for _, name := range []string{cf.AuditTopic, cf.TokensTopic, cf.SettingsTopic, sf.DLQTopic} {
+		for _, name := range []string{cf.AuditTopic, cf.TokensTopic, cf.SettingsTopic, schema.TopicCoverage, sf.DLQTopic} {
 			topics = append(topics, kafkaconn.Topic{Name: name, Partitions: cf.TopicPartitions, ReplicationFactor: cf.TopicReplicationFactor})
 		}
 		if err := kafkaconn.EnsureTopics(ctx, kcfg, topics...); err != nil {

@@ -34,7 +34,7 @@ func newSinkEnv(t testing.TB, ch *chtest.Server) *sinkEnv {
 	// kfake directly rather than kafkatest: a short minimum session timeout
 	// lets a killed sink's partitions move on within 2s instead of 6s.
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(time.Second),
-		kfake.SeedTopics(3, schema.TopicAuditEvents, schema.TopicTokens, schema.TopicSettings, schema.TopicDLQ))
+		kfake.SeedTopics(3, schema.TopicAuditEvents, schema.TopicTokens, schema.TopicSettings, schema.TopicCoverage, schema.TopicDLQ))
 	if err != nil {
 		t.Fatal(err)
 	}

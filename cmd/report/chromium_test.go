@@ -1,73 +1,25 @@
 package main
 
 import (
-	"bytes"
-	"context"
+	"encoding/csv"
+	"fmt"
 	"image"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/tokentrail/tokentrail/internal/packcheck"
 )
-
-// chromiumBinary returns Debian's chromium, skipping the test when it is
-// missing locally and failing it under CI=true.
-func chromiumBinary(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "/usr/bin/chromium"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium not found and CI=true: install Debian's chromium package (make test-deps)")
-	}
-	t.Skip("chromium not installed (apt-get install chromium)")
-	return ""
-}
-
-// chromium runs headless Chromium on a local file with extra flags and
-// returns stdout and the console messages it logged.
-func chromium(t *testing.T, bin, page string, extra ...string) (string, []string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--disable-dev-shm-usage", "--hide-scrollbars", "--force-device-scale-factor=1",
-		"--user-data-dir=" + t.TempDir(), "--enable-logging=stderr", "--v=0", "--log-level=0"},
-		extra...)
-	args = append(args, "file://"+page)
-	cmd := exec.CommandContext(ctx, bin, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %v: %v\n%s", extra, err, stderr.String())
-	}
-	return stdout.String(), consoleMessages(stderr.String())
-}
-
-// consoleMessages picks the page's console output (errors, warnings,
-// uncaught exceptions, CSP violations) out of Chromium's log.
-func consoleMessages(log string) []string {
-	var out []string
-	for _, line := range strings.Split(log, "\n") {
-		if strings.Contains(line, ":CONSOLE") || strings.Contains(line, "Uncaught") {
-			out = append(out, line)
-		}
-	}
-	return out
-}
 
 // TestPackInChromium opens the HTML review pack in headless Chromium,
 // requires a clean console, checks the three charts are in the rendered DOM,
 // and renders a PNG in which the chart colours must appear.
 func TestPackInChromium(t *testing.T) {
-	bin := chromiumBinary(t)
+	bin := packcheck.Chromium(t)
 	dir := t.TempDir()
 
 	// The console check must be able to fail: a page with errors is caught.
@@ -75,7 +27,7 @@ func TestPackInChromium(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(`<!DOCTYPE html><title>x</title><script>console.error("planted"); throw new Error("planted too")</script>`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, msgs := chromium(t, bin, bad, "--dump-dom"); len(msgs) < 2 {
+	if _, msgs := packcheck.Run(t, bin, bad, "--dump-dom"); len(msgs) < 2 {
 		t.Fatalf("console capture missed planted errors: %q", msgs)
 	}
 
@@ -85,7 +37,7 @@ func TestPackInChromium(t *testing.T) {
 		t.Fatalf("pack: exit %d: %s", code, errOut)
 	}
 
-	dom, msgs := chromium(t, bin, page, "--dump-dom")
+	dom, msgs := packcheck.Run(t, bin, page, "--dump-dom")
 	if len(msgs) > 0 {
 		t.Errorf("console messages while loading the pack:\n%s", strings.Join(msgs, "\n"))
 	}
@@ -114,7 +66,7 @@ func TestPackInChromium(t *testing.T) {
 	}
 
 	shot := filepath.Join(dir, "pack.png")
-	_, msgs = chromium(t, bin, page, "--window-size=1280,16000", "--screenshot="+shot)
+	_, msgs = packcheck.Run(t, bin, page, "--window-size=1280,16000", "--screenshot="+shot)
 	if len(msgs) > 0 {
 		t.Errorf("console messages while rendering the pack:\n%s", strings.Join(msgs, "\n"))
 	}
@@ -163,4 +115,250 @@ func countColour(img image.Image, r, g, b uint8) int {
 		}
 	}
 	return n
+}
+
+// csvRows runs one report section as CSV and returns its records, header
+// first.
+func csvRows(t *testing.T, dsn, name, section string, extra ...string) [][]string {
+	t.Helper()
+	code, out, errOut := cli(t, append([]string{"--clickhouse-dsn", dsn, "run", name, "--section", section, "--format", "csv"}, extra...)...)
+	if code != 0 {
+		t.Fatalf("run %s --section %s: exit %d: %s", name, section, code, errOut)
+	}
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatalf("%s/%s CSV: %v", name, section, err)
+	}
+	return recs
+}
+
+// countBy counts the records (header skipped) by the values of columns.
+func countBy(recs [][]string, cols ...string) map[string]int {
+	idx := make([]int, len(cols))
+	for k, c := range cols {
+		idx[k] = -1
+		for i, h := range recs[0] {
+			if h == c {
+				idx[k] = i
+			}
+		}
+	}
+	out := map[string]int{}
+	for _, r := range recs[1:] {
+		var key []string
+		for _, i := range idx {
+			key = append(key, r[i])
+		}
+		out[strings.Join(key, "/")]++
+	}
+	return out
+}
+
+// TestPackAudit checks the pack as a reviewer's browser shows it: a clean
+// console, every link (anchors and CSV files) resolving, no table or chart
+// wider than an A4 page, summary figures equal to what the reports
+// themselves return, and a PDF of a plausible length. It keeps screenshots
+// of the first page and of the findings when REPORT_PACK_SHOTS names a
+// directory.
+func TestPackAudit(t *testing.T) {
+	bin := packcheck.Chromium(t)
+	dir := t.TempDir()
+
+	// The checks must be able to fail: a table wider than the page and a
+	// dangling link are caught.
+	bad := filepath.Join(dir, "bad.html")
+	if err := os.WriteFile(bad, []byte(`<!DOCTYPE html><body><a href="#nowhere">x</a><a href="missing.csv">y</a>`+
+		`<table style="width:2000px"><tr><td>wide</td></tr></table></body>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if rep := packcheck.Check(t, bin, bad); len(rep.Wide) != 1 || len(rep.Broken) != 2 {
+		t.Fatalf("planted faults not caught: wide %q, broken %q", rep.Wide, rep.Broken)
+	}
+
+	dsn := scenarioDSN(t)
+	page := filepath.Join(dir, "pack.html")
+	if code, _, errOut := cli(t, "--clickhouse-dsn", dsn, "pack", "--out", page); code != 0 {
+		t.Fatalf("pack: exit %d: %s", code, errOut)
+	}
+	rep := packcheck.Check(t, bin, page)
+	if len(rep.Console) > 0 {
+		t.Errorf("console messages:\n%s", strings.Join(rep.Console, "\n"))
+	}
+	if len(rep.Broken) > 0 {
+		t.Errorf("links that lead nowhere: %q", rep.Broken)
+	}
+	if len(rep.Wide) > 0 || rep.Width != packcheck.PageWidth {
+		t.Errorf("at %dpx: wider than the page: %q", rep.Width, rep.Wide)
+	}
+	if n := strings.Count(rep.DOM, `class="csv"`); n < 15 {
+		t.Errorf("%d CSV links, want one per section", n)
+	}
+
+	// The summary's figures, against the reports' own rows.
+	states := countBy(csvRows(t, dsn, "token-inventory", "tokens"), "state")
+	want := map[string]string{
+		"tokens_valid":   fmt.Sprint(states["valid"]),
+		"tokens_revoked": fmt.Sprint(states["revoked"]),
+		"tokens_expired": fmt.Sprint(states["expired"]),
+		"tokens_deleted": fmt.Sprint(states["deleted"]),
+		"never_expire":   fmt.Sprint(len(csvRows(t, dsn, "expiring-tokens", "never_expire")) - 1),
+		"expiring_soon":  fmt.Sprint(len(csvRows(t, dsn, "expiring-tokens", "expiring")) - 1),
+		"stale":          fmt.Sprint(len(csvRows(t, dsn, "stale-tokens", "stale")) - 1),
+	}
+	deletions := 0
+	for _, r := range csvRows(t, dsn, "admin-activity", "per_day")[1:] {
+		n, _ := strconv.Atoi(r[7]) // day,actions,actors,created,updated,revoked,restored,deleted
+		deletions += n
+	}
+	want["deletions_in_period"] = strconv.Itoa(deletions)
+	limit := csvRows(t, dsn, "policy-findings", "active_vs_limit")
+	last := limit[len(limit)-1]
+	want["active_vs_limit"] = last[1] + " of " + last[2]
+	for _, r := range csvRows(t, dsn, "tenant-settings", "current")[1:] {
+		if r[0] == "tokens_required" {
+			want["tokens_required"] = r[1]
+		}
+	}
+	for k, v := range want {
+		if rep.Figures[k] != v {
+			t.Errorf("summary figure %s = %q, the reports say %q", k, rep.Figures[k], v)
+		}
+	}
+	if states["valid"] == 0 || states["deleted"] == 0 || deletions == 0 || want["tokens_required"] != "false" {
+		t.Errorf("the scenario should have valid and deleted tokens and tokens_required off: %v %v", states, want)
+	}
+	findings := countBy(csvRows(t, dsn, "policy-findings", "findings"), "finding", "severity")
+	shown := map[string]int{}
+	for _, row := range regexp.MustCompile(`(?s)<tr data-finding="(\w+)">(.*?)</tr>`).FindAllStringSubmatch(rep.DOM, -1) {
+		for _, c := range regexp.MustCompile(`data-severity="(\w+)">(\d+)<`).FindAllStringSubmatch(row[2], -1) {
+			var n int
+			fmt.Sscan(c[2], &n)
+			if n > 0 {
+				shown[row[1]+"/"+c[1]] = n
+			}
+		}
+	}
+	if fmt.Sprint(shown) != fmt.Sprint(findings) || len(findings) < 4 {
+		t.Errorf("findings on the summary %v, in the report %v", shown, findings)
+	}
+	if rep.Figures["status"] != "fail" { // the scenario has high findings
+		t.Errorf("overall status %q", rep.Figures["status"])
+	}
+
+	// Screenshots: the first page (Letter at 96 dpi) and the findings.
+	shots := os.Getenv("REPORT_PACK_SHOTS")
+	if shots == "" {
+		shots = dir
+	}
+	for _, shot := range []struct {
+		name, only string
+		w, h       int
+	}{{"pack-first-page.png", "", 816, 1056}, {"pack-findings.png", "policy-findings--findings", 816, 1056}} {
+		path := filepath.Join(shots, shot.name)
+		if msgs := packcheck.Screenshot(t, bin, page, path, shot.w, shot.h, shot.only); len(msgs) > 0 {
+			t.Errorf("%s: console messages: %q", shot.name, msgs)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", shot.name, err)
+		}
+		if b := img.Bounds(); b.Dx() != shot.w || b.Dy() != shot.h {
+			t.Errorf("%s is %v", shot.name, b)
+		}
+		// The status badges: the fail badge's red on both pictures.
+		if n := countColour(img, 0xfe, 0xe2, 0xe2); n < 100 {
+			t.Errorf("%s: %d pixels of the fail badge", shot.name, n)
+		}
+	}
+
+	// PDF through Chromium.
+	pdf := filepath.Join(dir, "pack.pdf")
+	if code, _, errOut := cli(t, "--clickhouse-dsn", dsn, "pack", "--format", "pdf", "--out", pdf); code != 0 {
+		t.Fatalf("pack --format pdf: exit %d: %s", code, errOut)
+	}
+	b, err := os.ReadFile(pdf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := packcheck.PDFPages(b); !strings.HasPrefix(string(b), "%PDF-") || n < 6 || n > 40 {
+		t.Errorf("PDF: %d pages (want 6 to 40), starts %q", n, b[:min(8, len(b))])
+	}
+	if !packcheck.PDFHasTitle(b, "Installation token review") {
+		t.Error("PDF lacks the pack's title")
+	}
+	// The printed links still lead to the CSV files, one per section.
+	csvLinks := 0
+	for _, l := range packcheck.PDFLinks(b) {
+		if strings.HasPrefix(l, "file://"+dir+"/pack-data/") && strings.HasSuffix(l, ".csv") {
+			csvLinks++
+		}
+	}
+	if csvLinks < 15 || !strings.Contains(string(b), "/Dest") {
+		t.Errorf("PDF: %d links to CSV files (want one per section), internal links: %v", csvLinks, strings.Contains(string(b), "/Dest"))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pack-data", "policy-findings--findings.csv")); err != nil {
+		t.Errorf("the PDF's HTML and CSV files are not beside it: %v", err)
+	}
+}
+
+// TestPackPDFWithoutChromium: a clear message, exit 1, nothing written.
+func TestPackPDFWithoutChromium(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	out := filepath.Join(t.TempDir(), "x.pdf")
+	code, _, errOut := cli(t, "pack", "--format", "pdf", "--out", out)
+	if code != 1 || !strings.Contains(errOut, "--format pdf needs Chromium") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("exit %d, %q", code, errOut)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a PDF was written")
+	}
+}
+
+// TestPackAllTenants: one pack per tenant and an overview comparing them,
+// whose links all resolve and whose figures are each tenant's own.
+func TestPackAllTenants(t *testing.T) {
+	dsn := scenarioDSN(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "review.html")
+	if code, _, errOut := cli(t, "--clickhouse-dsn", dsn, "pack", "--all-tenants", "--out", out); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for _, tenant := range []string{"default", "other"} {
+		row := regexp.MustCompile(`(?s)<tr data-tenant="` + tenant + `"><td><a href="(review-` + tenant + `\.html)">.*?</tr>`).FindStringSubmatch(page)
+		if row == nil {
+			t.Fatalf("overview has no row linking tenant %s:\n%s", tenant, page)
+		}
+		pack, err := os.ReadFile(filepath.Join(dir, row[1]))
+		if err != nil {
+			t.Fatalf("tenant %s: %v", tenant, err)
+		}
+		if !strings.Contains(string(pack), "<dt>Tenant</dt><dd>"+tenant+"</dd>") {
+			t.Errorf("%s is not tenant %s's pack", row[1], tenant)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "review-"+tenant+"-data", "token-inventory--tokens.csv")); err != nil {
+			t.Errorf("tenant %s: %v", tenant, err)
+		}
+		valid := strconv.Itoa(countBy(csvRows(t, dsn, "token-inventory", "tokens", "--tenant", tenant), "state")["valid"])
+		if !strings.Contains(row[0], `<td class="num">`+valid+`</td>`) {
+			t.Errorf("tenant %s: overview row lacks its %s valid tokens:\n%s", tenant, valid, row[0])
+		}
+	}
+	if code, _, errOut := cli(t, "--clickhouse-dsn", dsn, "pack", "--all-tenants", "--tenant", "x", "--out", out); code != 2 || !strings.Contains(errOut, "exclude") {
+		t.Errorf("--all-tenants --tenant: exit %d, %q", code, errOut)
+	}
+	if bin := packcheck.Chromium(t); bin != "" {
+		if rep := packcheck.Check(t, bin, out); len(rep.Broken) > 0 || len(rep.Console) > 0 || len(rep.Wide) > 0 {
+			t.Errorf("overview: broken %q, console %q, wide %q", rep.Broken, rep.Console, rep.Wide)
+		}
+	}
 }

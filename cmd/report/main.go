@@ -5,7 +5,11 @@
 //	report list
 //	report run NAME [--since 30d|DATE] [--until DATE] [--param k=v ...] [--tenant T]
 //	                [--format table|csv|json|markdown|html] [--section S] [--out FILE]
-//	report pack [--format html|markdown] [--out FILE] [--since ...] [--until ...] [--param [report.]k=v ...]
+//	report pack [--format html|markdown|pdf] [--out FILE] [--since ...] [--until ...] [--param [report.]k=v ...]
+//	            [--controls FILE] [--top N] [--all-tenants] [--chromium PATH]
+//
+// A pack written to --out FILE has one CSV per section in FILE-data/ beside
+// it; --all-tenants writes FILE-TENANT packs and an overview in FILE.
 //
 // Exit codes: 0 success, 1 runtime failure (ClickHouse unreachable, a query
 // failed, the output could not be written), 2 bad flags, an unknown report

@@ -197,6 +197,11 @@ func TestErrors(t *testing.T) {
 		{[]string{"pack", "--param", "nope.days=1"}, 2, `unknown report "nope"`},
 		{[]string{"pack", "--param", "stale-tokens.window=1h"}, 2, "report stale-tokens has no parameter window"},
 		{[]string{"pack", "--format", "csv"}, 2, "--format"},
+		{[]string{"pack", "--controls", "/nonexistent/controls.json"}, 2, "--controls"},
+		{[]string{"pack", "--controls", "testdata/golden/list.txt"}, 2, "list.txt: controls: invalid character"},
+		{[]string{"pack", "--format", "pdf"}, 2, "--format pdf: needs --out FILE"},
+		{[]string{"pack", "--all-tenants"}, 2, "--all-tenants: needs --out FILE"},
+		{[]string{"pack", "--top", "0"}, 2, "--top: 0 is not positive"},
 		{[]string{"--clickhouse-dsn", "http://127.0.0.1:8123/x", "run", "stale-tokens"}, 2, "--clickhouse-dsn"},
 		{[]string{"--clickhouse-dsn", dead, "run", "stale-tokens"}, 1, "does not answer"},
 		{[]string{"--clickhouse-dsn", dead, "pack"}, 1, "does not answer"},
@@ -219,6 +224,21 @@ func TestErrors(t *testing.T) {
 	code, _, errOut = cli(t, "--clickhouse-dsn", strings.Replace(dsn, "/tt_", "/missing_", 1), "run", "stale-tokens")
 	if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "does not exist") {
 		t.Errorf("missing database: exit %d, %q", code, errOut)
+	}
+}
+
+// TestRunWarnsOnCoverage: a report over a period the pipeline did not record
+// as collected says so on standard error, leaving its output unchanged; a
+// report without a period does not.
+func TestRunWarnsOnCoverage(t *testing.T) {
+	dsn := scenarioDSN(t)
+	code, out, errOut := cli(t, "--clickhouse-dsn", dsn, "run", "admin-activity", "--section", "per_actor", "--format", "csv")
+	if code != 0 || !strings.HasPrefix(out, "actor,") ||
+		errOut != "report: warning: Collection coverage of the period: not recorded. The pipeline recorded no collection for this tenant and period: nothing shows that the period was fully collected.\n" {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := cli(t, "--clickhouse-dsn", dsn, "run", "stale-tokens"); code != 0 || errOut != "" {
+		t.Errorf("a report without a period: exit %d, stderr %q", code, errOut)
 	}
 }
 

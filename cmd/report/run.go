@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/tokentrail/tokentrail/queries"
 	"github.com/tokentrail/tokentrail/report"
@@ -92,6 +93,9 @@ func (c *RunCmd) Run(ctx context.Context, ch *ClickHouseFlags, e *env) error {
 	if note != "" {
 		res.Notes = append(res.Notes, note)
 	}
+	if note := coverageNote(qctx, conn, e, r.Name, vals); note != "" {
+		res.Notes = append(res.Notes, note)
+	}
 	var buf bytes.Buffer
 	if format == report.Table && c.Out == "" {
 		err = report.RenderText(&buf, res, e.width)
@@ -102,6 +106,36 @@ func (c *RunCmd) Run(ctx context.Context, ch *ClickHouseFlags, e *env) error {
 		return fmt.Errorf("render %s as %s: %w", r.Name, format, err)
 	}
 	return writeOut(e, c.Out, buf.Bytes())
+}
+
+// coverageNote says, on standard error and as a note the report shows at
+// its top, when the period of a report is not fully collected (the
+// collection-coverage report for the same tenant and period).
+func coverageNote(ctx context.Context, conn queries.Querier, e *env, name string, vals queries.Values) string {
+	since, ok := vals.Time("since")
+	until, _ := vals.Time("until")
+	r, err := queries.Lookup("collection-coverage")
+	if !ok || err != nil || name == r.Name {
+		return ""
+	}
+	given := map[string]string{"since": since.Format(time.RFC3339), "until": until.Format(time.RFC3339)}
+	if _, ok := vals.Get("tenant"); ok {
+		given["tenant"] = vals.Text("tenant")
+	}
+	cv, err := r.Resolve(given, e.now())
+	if err != nil {
+		return ""
+	}
+	var note string
+	if res, err := queries.Run(ctx, conn, r, cv); err != nil {
+		note = "Collection coverage of the period unknown: " + oneLine(err)
+	} else if c, ok := report.CoverageOf(res); ok && !c.Complete {
+		note = "Collection coverage of the period: " + c.Headline + ". " + c.Detail
+	}
+	if note != "" && e.stderr != nil {
+		fmt.Fprintln(e.stderr, "report: warning:", note)
+	}
+	return note
 }
 
 // given collects parameter values from --param, --tenant, --since and

@@ -95,6 +95,11 @@ type Audit struct {
 	// lower bound (timestamp >= T) neither lose nor repeat ties; the older
 	// ones let a lookback re-scan skip what it already exported.
 	Recent map[string]time.Time `json:"-"`
+	// Covered is the end of the audit window of the last poll that
+	// published its coverage record: the next poll's window starts there.
+	// Zero before the first such poll (checkpoints older than coverage
+	// records lack it).
+	Covered time.Time `json:"-"`
 }
 
 // Token is the last published state of a token: schema's definition, kept
@@ -182,8 +187,9 @@ type wireState struct {
 }
 
 type wireAudit struct {
-	Start  time.Time `json:"start"`
-	Cursor time.Time `json:"cursor"`
+	Start   time.Time  `json:"start"`
+	Cursor  time.Time  `json:"cursor"`
+	Covered *time.Time `json:"covered,omitempty"`
 	// SeenAtCursor duplicates the newest group for readers of the file.
 	SeenAtCursor []string `json:"seen_at_cursor"`
 	Recent       []group  `json:"recent"`
@@ -209,6 +215,10 @@ func (s *State) Marshal() ([]byte, error) {
 	sort.Slice(groups, func(i, j int) bool { return groups[i].T.Before(groups[j].T) })
 	w := wireState{Version: FormatVersion, State: *s, Audit: wireAudit{Start: s.Audit.Start, Cursor: s.Audit.Cursor,
 		SeenAtCursor: s.Audit.SeenAtCursor(), Recent: groups}}
+	if !s.Audit.Covered.IsZero() {
+		c := s.Audit.Covered.UTC()
+		w.Audit.Covered = &c
+	}
 	if w.Audit.SeenAtCursor == nil {
 		w.Audit.SeenAtCursor = []string{}
 	}
@@ -233,6 +243,9 @@ func Unmarshal(data []byte, tenant, where string) (*State, error) {
 	}
 	s := w.State
 	s.Audit = Audit{Start: w.Audit.Start.UTC(), Cursor: w.Audit.Cursor.UTC(), Recent: map[string]time.Time{}}
+	if w.Audit.Covered != nil {
+		s.Audit.Covered = w.Audit.Covered.UTC()
+	}
 	if s.Audit.Cursor.Before(s.Audit.Start) {
 		return nil, &CorruptError{Where: where, Reason: fmt.Sprintf("audit cursor %s before start %s", s.Audit.Cursor.Format(time.RFC3339Nano), s.Audit.Start.Format(time.RFC3339Nano))}
 	}

@@ -17,6 +17,10 @@ type Activity struct {
 	Actors []string
 	// Rand seeds the choice of changes.
 	Rand int64
+	// Steady makes the changes a believable tenant's: most steps are sensor installs, a few create or edit
+	// tokens, revocations are occasional and deletions and settings changes rare (one step in a hundred or
+	// two). Otherwise steps change tokens busily: a benchmark's load.
+	Steady bool
 }
 
 // RunActivity keeps every tenant busy until ctx ends, then returns nil: sensor installs (the most common
@@ -50,14 +54,14 @@ func (e *Emulator) RunActivity(ctx context.Context, a Activity) error {
 			if len(actors) == 0 {
 				actors = t.actors
 			}
-			t.activityStep(r, actors[r.IntN(len(actors))], base[i])
+			t.activityStep(r, actors[r.IntN(len(actors))], base[i], a.Steady)
 		}
 	}
 }
 
 var labelSuffix = []string{"v2", "legacy", "2025", "rotated", "(temp)", "new"}
 
-func (t *Tenant) activityStep(r *rand.Rand, actor string, base int) {
+func (t *Tenant) activityStep(r *rand.Rand, actor string, base int, steady bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.emu.now()
@@ -74,6 +78,9 @@ func (t *Tenant) activityStep(r *rand.Rand, actor string, base int) {
 	tok := t.tokens[ids[r.IntN(len(ids))]]
 	delay := t.lateDelay()
 	x := r.IntN(100)
+	if steady {
+		x = steadyStep(r)
+	}
 	switch {
 	case len(ids) > base*3/2 && x < 60, x >= 88 && x < 97 && len(ids) > base/2:
 		t.deleteLocked(actor, tok, delay)
@@ -120,4 +127,28 @@ func (t *Tenant) activityStep(r *rand.Rand, actor string, base int) {
 
 func (t *Tenant) activityLabel(r *rand.Rand) string {
 	return labelOS[r.IntN(len(labelOS))] + " " + labelUse[r.IntN(len(labelUse))] + " " + labelEnv[r.IntN(len(labelEnv))]
+}
+
+// steadyStep draws a step for a steady tenant, as a value of the busy
+// draw's range that selects the same kind of change: 80% installs, 8%
+// creations, 4% renames, 4% expiry changes, 2% revocations, 1% restores,
+// 0.5% deletions, 0.5% settings changes.
+func steadyStep(r *rand.Rand) int {
+	switch x := r.IntN(1000); {
+	case x < 800:
+		return 0 // use
+	case x < 880:
+		return 35 // create
+	case x < 920:
+		return 50 // rename
+	case x < 960:
+		return 60 // expiry
+	case x < 980:
+		return 70 // revoke
+	case x < 990:
+		return 80 // restore
+	case x < 995:
+		return 88 // delete (when enough tokens remain)
+	}
+	return 97 // settings
 }

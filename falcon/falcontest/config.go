@@ -122,7 +122,35 @@ type TenantConfig struct {
 	MaxActiveTokens *int64
 	// TokensRequired is the final tokens_required setting.
 	TokensRequired bool
+	// Churn weighs the kinds of event in the seeded history; nil means BusyChurn.
+	Churn *Churn
 }
+
+// Churn weighs the kinds of event a seeded history holds. Weights are relative; each event that does not
+// create a surviving token draws its kind from them.
+type Churn struct {
+	// ShortLived: short-lived tokens (CI runners, autoscaling) created and, by the end, deleted: half the
+	// weight creates, half deletes.
+	ShortLived float64
+	// Update: renames and expiry changes of existing tokens.
+	Update float64
+	// Status: revocations and restores.
+	Status float64
+	// Settings: changes of tokens_required or max_active_tokens.
+	Settings float64
+	// CreatedInWindow is the share of the tokens existing at the end whose creation lies in the seeded
+	// span; the others predate it.
+	CreatedInWindow float64
+}
+
+// BusyChurn is the default: short-lived tokens churn through nearly half the events and most tokens were
+// created in the span. It stresses the collector and the benchmarks, not a reader.
+var BusyChurn = Churn{ShortLived: 0.44, Update: 0.30, Status: 0.16, Settings: 0.008, CreatedInWindow: 0.8}
+
+// SteadyChurn is a believable enterprise tenant: most tokens are older than the span, changes are mostly
+// renames and expiry updates, revocations occasional, deletions of short-lived tokens rare and settings
+// change a couple of times a month at most. The demo uses it.
+var SteadyChurn = Churn{ShortLived: 0.03, Update: 0.60, Status: 0.12, Settings: 0.006, CreatedInWindow: 0.12}
 
 // APIClient is an OAuth2 API client of a tenant.
 type APIClient struct {

@@ -3,6 +3,7 @@ package falcontest
 import (
 	"container/heap"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -172,7 +173,12 @@ func (t *Tenant) seed(tc TenantConfig, end time.Time, frac bool) {
 	a.tok = make([]int32, n)
 
 	// Which events create the tokens that survive to End; the rest of the survivors predate the window.
-	inWindow := min(n, nTokens-nTokens/5)
+	churn := BusyChurn
+	if tc.Churn != nil {
+		churn = *tc.Churn
+	}
+	older := int(math.Floor(float64(nTokens)*(1-churn.CreatedInWindow) + 1e-9)) // survivors from before the span
+	inWindow := min(n, nTokens-older)
 	createAt := make([]bool, n)
 	for i, need := 0, inWindow; i < n && need > 0; i++ {
 		if r.Int64N(int64(n-i)) < int64(need) {
@@ -255,15 +261,15 @@ func (t *Tenant) seed(tc TenantConfig, end time.Time, frac bool) {
 		ne := len(eph)
 		var wCreate, wDelete, wUpdate, wStatus float64
 		if ne+2 <= free {
-			wCreate = 0.22 * max(0, 1-float64(ne)/float64(2*target))
+			wCreate = churn.ShortLived / 2 * max(0, 1-float64(ne)/float64(2*target))
 		}
 		if ne > 0 {
-			wDelete = 0.22 * min(1, float64(ne)/float64(target))
+			wDelete = churn.ShortLived / 2 * min(1, float64(ne)/float64(target))
 		}
 		if len(live) > 0 {
-			wUpdate, wStatus = 0.30, 0.16
+			wUpdate, wStatus = churn.Update, churn.Status
 		}
-		wSettings := 0.008
+		wSettings := churn.Settings
 		x := r.Float64() * (wCreate + wDelete + wUpdate + wStatus + wSettings)
 		switch {
 		case ne > 0 && ne >= free: // every short-lived token must be gone by End

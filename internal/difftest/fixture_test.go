@@ -43,6 +43,7 @@ var now = qt.ScenarioNow
 func fixture() qt.Fixture {
 	f := qt.Scenario()
 	f.Add(ties())
+	f.Add(coverage())
 	return f
 }
 

@@ -23,6 +23,7 @@ type Fixture struct {
 	Tokens   []schema.Token
 	Audit    []schema.AuditEvent
 	Settings []schema.Settings
+	Coverage []schema.Coverage
 }
 
 // Add appends the records of other to f.
@@ -30,6 +31,7 @@ func (f *Fixture) Add(other Fixture) {
 	f.Tokens = append(f.Tokens, other.Tokens...)
 	f.Audit = append(f.Audit, other.Audit...)
 	f.Settings = append(f.Settings, other.Settings...)
+	f.Coverage = append(f.Coverage, other.Coverage...)
 }
 
 // Migrate applies the project's migrations (schema/migrate, the runner
@@ -61,6 +63,7 @@ func Load(ctx context.Context, conn driver.Conn, f Fixture) error {
 	var audit schema.Columns[schema.AuditEvent]
 	var tokens schema.Columns[schema.Token]
 	var settings schema.Columns[schema.Settings]
+	var coverage schema.Columns[schema.Coverage]
 	for i := range f.Audit {
 		if err := audit.Append(&f.Audit[i]); err != nil {
 			return fmt.Errorf("audit event %s: %w", f.Audit[i].ID, err)
@@ -76,6 +79,11 @@ func Load(ctx context.Context, conn driver.Conn, f Fixture) error {
 			return fmt.Errorf("settings of %s: %w", f.Settings[i].Tenant, err)
 		}
 	}
+	for i := range f.Coverage {
+		if err := coverage.Append(&f.Coverage[i]); err != nil {
+			return fmt.Errorf("coverage of %s: %w", f.Coverage[i].Tenant, err)
+		}
+	}
 	for _, t := range schema.Tables() {
 		var rows int
 		var values []any
@@ -86,6 +94,8 @@ func Load(ctx context.Context, conn driver.Conn, f Fixture) error {
 			rows, values = tokens.Len(), tokens.Values()
 		case schema.TypeSettings:
 			rows, values = settings.Len(), settings.Values()
+		case schema.TypeCoverage:
+			rows, values = coverage.Len(), coverage.Values()
 		}
 		if rows == 0 {
 			continue

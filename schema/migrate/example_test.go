@@ -20,4 +20,5 @@ func ExampleLoad() {
 	// Output:
 	// 1 0001_init.sql 4 statements
 	// 2 0002_siem_fields.sql 20 statements
+	// 3 0003_coverage.sql 1 statements
 }
