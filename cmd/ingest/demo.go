@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/tokentrail/tokentrail/chconn"
@@ -197,8 +199,12 @@ func demoProgress(ctx context.Context, out io.Writer, start time.Time, t *falcon
 			return
 		}
 		ch := fmt.Sprint(rows)
-		if err != nil {
+		var ex *clickhouse.Exception
+		switch {
+		case errors.As(err, &ex) && ex.Code == 60: // UNKNOWN_TABLE: the sink has not migrated yet
 			ch = "(no table yet)"
+		case err != nil:
+			ch = fmt.Sprintf("(count failed: %v)", err)
 		}
 		fmt.Fprintf(out, "demo: %3ds  Falcon: %d audit events, %d tokens  |  ClickHouse audit_events: %s\n",
 			int(time.Since(start).Seconds()), t.AuditEventCount(), len(t.Tokens()), ch)
