@@ -16,7 +16,7 @@ import (
 	"github.com/tokentrail/tokentrail/collector/topicread"
 	"github.com/tokentrail/tokentrail/falcon"
 	"github.com/tokentrail/tokentrail/falcon/falcontest"
-	"github.com/tokentrail/tokentrail/internal/kafkatest"
+	"github.com/tokentrail/tokentrail/internal/embedkafka"
 	"github.com/tokentrail/tokentrail/kafkaconn"
 	"github.com/tokentrail/tokentrail/schema"
 )
@@ -34,7 +34,7 @@ func Example() {
 	defer srv.Close()
 	clock.Advance(2 * time.Minute) // past the settle lag
 
-	cluster, err := kafkatest.NewCluster(kafkatest.Options{})
+	cluster, err := embedkafka.NewCluster(embedkafka.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/tokentrail/tokentrail/chconn"
 	"github.com/tokentrail/tokentrail/falcon/falcontest"
-	"github.com/tokentrail/tokentrail/internal/kafkatest"
+	"github.com/tokentrail/tokentrail/internal/embedkafka"
 	"github.com/tokentrail/tokentrail/queries"
 	"github.com/tokentrail/tokentrail/report"
 )
@@ -91,7 +91,7 @@ func (c *DemoCmd) Run(ctx context.Context, g *Globals) error {
 	clientID, secret := tenant.Credentials()
 
 	// The embedded Kafka.
-	cluster, err := kafkatest.NewCluster(kafkatest.Options{DataDir: kafkaDir})
+	cluster, err := embedkafka.NewCluster(embedkafka.Options{DataDir: kafkaDir})
 	if err != nil {
 		return fmt.Errorf("start embedded Kafka under %s: %w", kafkaDir, err)
 	}

@@ -1,48 +1,23 @@
-// Package kafkatest starts in-process Kafka clusters for tests and for the
-// embedded demo. The cluster is franz-go's kfake, which speaks the real
-// Kafka wire protocol, so kafka-go clients talk to it exactly as they talk
-// to a production cluster.
+// Package kafkatest starts in-process Kafka clusters (internal/embedkafka)
+// that end with the test.
 package kafkatest
 
 import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/tokentrail/tokentrail/internal/embedkafka"
 )
 
-// Options configures a cluster. The zero value is one broker, topic
-// auto-creation off, data in memory.
-type Options struct {
-	Brokers int      // default 1
-	DataDir string   // "" = in memory; otherwise data survives a restart
-	Topics  []string // created at start with Partitions partitions
-	// Partitions per seeded topic; default 3.
-	Partitions int
-}
-
-// NewCluster starts a cluster. Close it when done.
-func NewCluster(o Options) (*kfake.Cluster, error) {
-	if o.Brokers <= 0 {
-		o.Brokers = 1
-	}
-	if o.Partitions <= 0 {
-		o.Partitions = 3
-	}
-	opts := []kfake.Opt{kfake.NumBrokers(o.Brokers)}
-	if o.DataDir != "" {
-		opts = append(opts, kfake.DataDir(o.DataDir))
-	}
-	if len(o.Topics) > 0 {
-		opts = append(opts, kfake.SeedTopics(int32(o.Partitions), o.Topics...))
-	}
-	return kfake.NewCluster(opts...)
-}
+// Options configures a cluster; see embedkafka.Options.
+type Options = embedkafka.Options
 
 // Start starts a cluster closed when the test ends and returns its broker
 // addresses.
 func Start(t testing.TB, o Options) (*kfake.Cluster, []string) {
 	t.Helper()
-	c, err := NewCluster(o)
+	c, err := embedkafka.NewCluster(o)
 	if err != nil {
 		t.Fatalf("start kfake cluster: %v", err)
 	}
