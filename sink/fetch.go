@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/sethvargo/go-retry"
+
+	"github.com/tokentrail/tokentrail/schema"
 )
 
 // drainIdle is how long Drain's fetch loop waits for another record before
@@ -38,7 +40,7 @@ type partition struct {
 type fetcher struct {
 	p      *pipeline
 	topics []string
-	dec    *decoder
+	dec    schema.Decoder
 	parts  map[topicPartition]*partition
 	last   *partition
 
@@ -53,7 +55,7 @@ type fetcher struct {
 }
 
 func newFetcher(p *pipeline, topics []string) *fetcher {
-	return &fetcher{p: p, topics: topics, dec: newDecoder(), parts: map[topicPartition]*partition{},
+	return &fetcher{p: p, topics: topics, parts: map[topicPartition]*partition{},
 		rows: p.s.cfg.BatchRows, bytes: p.s.budget.batchBytes, age: p.s.cfg.BatchAge}
 }
 
@@ -197,7 +199,7 @@ func (f *fetcher) add(b *batch, msg kafka.Message) {
 	}
 	b.records++
 	b.bytes += len(msg.Value)
-	rec, err := f.dec.decode(msg.Value)
+	rec, err := f.dec.Decode(msg.Value)
 	if err == nil {
 		if t := rec.Type(); t != ps.wantType {
 			s.m.wrongTopic.WithLabelValues(msg.Topic, t).Inc()
