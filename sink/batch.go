@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/tokentrail/tokentrail/schema"
 )
 
 // batch is what one flush writes: column buffers per table, the dead
@@ -11,10 +13,12 @@ import (
 // Two batches circulate between the fetch and insert goroutines and are
 // reused, so their buffers are allocated once.
 type batch struct {
-	audit    auditColumns
-	tokens   tokenColumns
-	settings settingsColumns
-	coverage coverageColumns
+	// Column buffers, one per record type (schema.Columns is the row
+	// mapping).
+	audit    schema.Columns[schema.AuditEvent]
+	tokens   schema.Columns[schema.Token]
+	settings schema.Columns[schema.Settings]
+	coverage schema.Columns[schema.Coverage]
 
 	deadLetters []deadLetter
 	commits     []kafka.Message // topic, partition and offset only
@@ -31,10 +35,10 @@ type deadLetter struct {
 }
 
 func (b *batch) reset() {
-	b.audit.reset()
-	b.tokens.reset()
-	b.settings.reset()
-	b.coverage.reset()
+	b.audit.Reset()
+	b.tokens.Reset()
+	b.settings.Reset()
+	b.coverage.Reset()
 	clear(b.deadLetters) // release the message values
 	b.deadLetters = b.deadLetters[:0]
 	b.commits = b.commits[:0]

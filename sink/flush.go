@@ -109,7 +109,7 @@ func (s *Sink) insert(ctx context.Context, t table, b *batch) error {
 }
 
 func (s *Sink) insertOnce(ctx context.Context, t table, b *batch) error {
-	bt, err := s.ch.PrepareBatch(syncInsert(ctx), t.insertQuery())
+	bt, err := s.ch.PrepareBatch(syncInsert(ctx), t.query)
 	if err != nil {
 		return err
 	}

@@ -16,8 +16,6 @@ type table struct {
 	values  func(b *batch) []any
 }
 
-func (t table) insertQuery() string { return t.query }
-
 // tables in insert order (schema.Tables). tokens and token_changes get the
 // same rows.
 var tables = func() []table {
@@ -43,26 +41,6 @@ var tables = func() []table {
 	}
 	return out
 }()
-
-// The batch's column buffers, one per record type (schema.Columns is the
-// row mapping).
-type (
-	auditColumns struct {
-		schema.Columns[schema.AuditEvent]
-	}
-	tokenColumns    struct{ schema.Columns[schema.Token] }
-	settingsColumns struct {
-		schema.Columns[schema.Settings]
-	}
-	coverageColumns struct {
-		schema.Columns[schema.Coverage]
-	}
-)
-
-func (c *auditColumns) reset()    { c.Reset() }
-func (c *tokenColumns) reset()    { c.Reset() }
-func (c *settingsColumns) reset() { c.Reset() }
-func (c *coverageColumns) reset() { c.Reset() }
 
 // add appends a record's row to the batch's columns; a time ClickHouse
 // cannot store is an invalid field.

@@ -98,7 +98,7 @@ func TestDeadLetterHeaders(t *testing.T) {
 func TestInsertQueriesListColumns(t *testing.T) {
 	for _, tb := range tables {
 		var b batch
-		if q := tb.insertQuery(); q != "INSERT INTO "+tb.name+" ("+strings.Join(tb.columns, ", ")+")" {
+		if q := tb.query; q != "INSERT INTO "+tb.name+" ("+strings.Join(tb.columns, ", ")+")" {
 			t.Errorf("%s: %s", tb.name, q)
 		}
 		if got := len(tb.values(&b)); got != len(tb.columns) {
