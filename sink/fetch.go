@@ -90,7 +90,8 @@ func (f *fetcher) loop(ctx context.Context) error {
 			wait.reset()
 			switch {
 			case ctx.Err() != nil:
-				return p.handOffLast(cur)
+				p.handOffLast(cur)
+				return nil
 			case errors.Is(err, context.DeadlineExceeded): // batch age or idle
 				due := cur.records > 0 && !time.Now().Before(cur.started.Add(f.age))
 				if !due && cur.records > seen {

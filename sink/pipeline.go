@@ -137,14 +137,13 @@ func (p *pipeline) handOff(b *batch) (*batch, error) {
 
 // handOffLast passes the last batch on stop; the flush loop writes it
 // within the shutdown timeout.
-func (p *pipeline) handOffLast(b *batch) error {
+func (p *pipeline) handOffLast(b *batch) {
 	if b.records > 0 {
 		select {
 		case p.full <- b:
 		case <-p.failed:
 		}
 	}
-	return nil
 }
 
 // waitFlushed waits until every handed-off batch is flushed.
