@@ -3,7 +3,6 @@ package queries
 import (
 	"errors"
 	"fmt"
-
 	"sort"
 	"strconv"
 	"strings"

@@ -92,7 +92,7 @@ func WritePack(path string, f Format, info PackInfo, results []*queries.Result) 
 			if err := renderCSV(&b, one); err != nil {
 				return fmt.Errorf("pack data %s/%s: %w", res.Report.Name, t.Section.Name, err)
 			}
-			if err := writeFileAtomic(filepath.Join(dir, csvName(res.Report.Name, t.Section.Name)), b.Bytes()); err != nil {
+			if err := WriteFileAtomic(filepath.Join(dir, csvName(res.Report.Name, t.Section.Name)), b.Bytes()); err != nil {
 				return fmt.Errorf("pack data: %w", err)
 			}
 		}
@@ -102,22 +102,40 @@ func WritePack(path string, f Format, info PackInfo, results []*queries.Result) 
 	if err := Pack(&b, f, info, results); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, b.Bytes())
+	return WriteFileAtomic(path, b.Bytes())
 }
 
-// writeFileAtomic replaces path with b through a temporary file beside it.
-func writeFileAtomic(path string, b []byte) error {
+// WriteFileAtomic replaces path with b through a temporary file beside it,
+// so that a reader never sees a half-written file. Its errors name path,
+// not the temporary file: the caller named path.
+func WriteFileAtomic(path string, b []byte) error {
+	fail := func(err error) error {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		var le *os.LinkError
+		if errors.As(err, &le) {
+			err = le.Err
+		}
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	_, err = tmp.Write(b)
-	err = errors.Join(err, tmp.Close(), os.Chmod(tmp.Name(), 0o644))
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if err = errors.Join(err, tmp.Close()); err != nil {
+		return fail(err)
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fail(err)
+	}
+	return nil
 }
 
 func packMarkdown(w io.Writer, v *packView, results []*queries.Result) error {

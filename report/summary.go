@@ -160,10 +160,7 @@ func Summarize(results []*queries.Result, controls *Controls) Summary {
 			counts[f][sev]++
 		}
 	}
-	kinds := []Control{}
-	for _, c := range controls.Controls {
-		kinds = append(kinds, c)
-	}
+	kinds := append([]Control(nil), controls.Controls...)
 	var unknown []string
 	for f := range counts {
 		if _, ok := controls.lookup(f); !ok {

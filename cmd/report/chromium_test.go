@@ -356,9 +356,8 @@ func TestPackAllTenants(t *testing.T) {
 	if code, _, errOut := cli(t, "--clickhouse-dsn", dsn, "pack", "--all-tenants", "--tenant", "x", "--out", out); code != 2 || !strings.Contains(errOut, "exclude") {
 		t.Errorf("--all-tenants --tenant: exit %d, %q", code, errOut)
 	}
-	if bin := packcheck.Chromium(t); bin != "" {
-		if rep := packcheck.Check(t, bin, out); len(rep.Broken) > 0 || len(rep.Console) > 0 || len(rep.Wide) > 0 {
-			t.Errorf("overview: broken %q, console %q, wide %q", rep.Broken, rep.Console, rep.Wide)
-		}
+	// Chromium skips (or, under CI, fails) the test when it is missing.
+	if rep := packcheck.Check(t, packcheck.Chromium(t), out); len(rep.Broken) > 0 || len(rep.Console) > 0 || len(rep.Wide) > 0 {
+		t.Errorf("overview: broken %q, console %q, wide %q", rep.Broken, rep.Console, rep.Wide)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -190,42 +188,14 @@ func resolve(r *queries.Report, given, flags map[string]string, e *env) (queries
 	return vals, err
 }
 
-// writeOut writes b to standard output or, atomically, to path (through a
-// temporary file beside it, whose name errors do not show: the operator
-// named path).
+// writeOut writes b to standard output or, atomically, to path.
 func writeOut(e *env, path string, b []byte) error {
 	if path == "" {
 		_, err := e.stdout.Write(b)
 		return err
 	}
-	fail := func(err error) error {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		var le *os.LinkError
-		if errors.As(err, &le) {
-			err = le.Err
-		}
-		return fmt.Errorf("--out: cannot write %s: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fail(err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fail(err)
+	if err := report.WriteFileAtomic(path, b); err != nil {
+		return fmt.Errorf("--out: %w", err)
 	}
 	return nil
 }

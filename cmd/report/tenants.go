@@ -92,5 +92,8 @@ func (j *packJob) allTenants(ctx context.Context, conn driver.Conn) error {
 	if err := report.Overview(&buf, j.cmd.Title+": all tenants", j.now, packs); err != nil {
 		return fmt.Errorf("render overview: %w", err)
 	}
-	return writeOut(&env{}, out, buf.Bytes())
+	if err := report.WriteFileAtomic(out, buf.Bytes()); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	return nil
 }
