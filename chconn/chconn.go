@@ -134,6 +134,11 @@ func Open(ctx context.Context, c Config) (driver.Conn, error) {
 			return nil, fmt.Errorf("chconn: create database %s on %v: %w", db, opts.Addr, err)
 		}
 	}
+	return connect(ctx, opts)
+}
+
+// connect opens opts and checks that the server answers.
+func connect(ctx context.Context, opts *clickhouse.Options) (driver.Conn, error) {
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("chconn: open %v: %w", opts.Addr, err)
@@ -154,15 +159,7 @@ func OpenHost(ctx context.Context, c Config, addr string) (driver.Conn, error) {
 		return nil, err
 	}
 	opts.Addr = []string{addr}
-	conn, err := clickhouse.Open(opts)
-	if err != nil {
-		return nil, fmt.Errorf("chconn: open %s: %w", addr, err)
-	}
-	if err := conn.Ping(ctx); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("chconn: ping %s: %w", addr, err)
-	}
-	return conn, nil
+	return connect(ctx, opts)
 }
 
 func exec(ctx context.Context, opts *clickhouse.Options, query string) error {

@@ -27,6 +27,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/tokentrail/tokentrail/chconn"
 	"github.com/tokentrail/tokentrail/internal/chtest"
 )
 
@@ -308,13 +309,9 @@ func (c *Cluster) WaitReplicated(t testing.TB, db string) {
 		}
 		rows.Close()
 		for _, tb := range tables {
-			if err := conn.Exec(ctx, "SYSTEM SYNC REPLICA "+quoteIdent(db)+"."+quoteIdent(tb)); err != nil {
+			if err := conn.Exec(ctx, "SYSTEM SYNC REPLICA "+chconn.QuoteIdent(db)+"."+chconn.QuoteIdent(tb)); err != nil {
 				t.Fatalf("%s: SYSTEM SYNC REPLICA %s.%s: %v", n.Addr, db, tb, err)
 			}
 		}
 	}
-}
-
-func quoteIdent(s string) string {
-	return "`" + strings.NewReplacer("\\", "\\\\", "`", "\\`").Replace(s) + "`"
 }

@@ -51,11 +51,20 @@ func Require(t testing.TB) string {
 	if p := filepath.Join("/usr/sbin", Binary); fileExists(p) {
 		return p
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not found and CI=true: install clickhouse-server (make test does)", Binary)
-	}
-	t.Skipf("%s not installed; `make test` installs it", Binary)
+	Missing(t, "%s not installed; `make test` installs it (apt-get install clickhouse-server)", Binary)
 	return ""
+}
+
+// Missing ends a test that needs a part the machine lacks: it is skipped,
+// except under CI=true, where a missing part fails the test so that CI
+// never skips an integration test silently.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg + " (CI=true: a missing part is a failure)")
+	}
+	t.Skip(msg)
 }
 
 // Prepare writes a private server's configuration on free ports without

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -174,7 +175,7 @@ func testClusterNodeDown(t *testing.T, c *chcluster.Cluster) {
 	opts.FS = thingsV2()
 	_, err := migrate.Apply(ctx(t), c.Conn(t, ""), opts)
 	var te *migrate.DDLTimeoutError
-	if !errors.As(err, &te) || !contains(te.Unfinished, down.Addr) || contains(te.Unfinished, c.Shards[0][0].Addr) || contains(te.Unfinished, c.Shards[0][1].Addr) {
+	if !errors.As(err, &te) || !slices.Contains(te.Unfinished, down.Addr) || slices.Contains(te.Unfinished, c.Shards[0][0].Addr) || slices.Contains(te.Unfinished, c.Shards[0][1].Addr) {
 		t.Fatalf("Apply with a node down = %v; want a DDL timeout naming %s and no host of shard 1", err, down.Addr)
 	}
 	if !strings.Contains(err.Error(), down.Addr) {
@@ -196,13 +197,4 @@ func testClusterNodeDown(t *testing.T, c *chcluster.Cluster) {
 	if got := columns(t, down.Conn(t, ""), db, "things"); !reflect.DeepEqual(got, []string{"tenant", "id", "version", "note"}) {
 		t.Errorf("returned node's things columns = %v", got)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -534,32 +534,19 @@ func (r *runner) ddlError(ctx context.Context, err error, finished []string) err
 		return err
 	}
 	te := &DDLTimeoutError{Cluster: r.cluster, Timeout: r.ddlTimeout, Err: err}
-	rows, qerr := r.conn.Query(ctx, "SELECT host_name, port FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num", r.cluster)
-	if qerr != nil {
-		te.Unfinished = []string{"(unknown: " + qerr.Error() + ")"}
+	shards, serr := r.shards(ctx)
+	if serr != nil {
+		te.Unfinished = []string{"(unknown: " + serr.Error() + ")"}
 		return te
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var host string
-		var port uint16
-		if rows.Scan(&host, &port) != nil {
-			continue
-		}
-		if hp := net.JoinHostPort(host, strconv.Itoa(int(port))); !contains(finished, hp) {
-			te.Unfinished = append(te.Unfinished, hp)
+	for _, hosts := range shards {
+		for _, hp := range hosts {
+			if !slices.Contains(finished, hp) {
+				te.Unfinished = append(te.Unfinished, hp)
+			}
 		}
 	}
 	return te
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func record(ctx context.Context, conn driver.Conn, db string, m Migration) error {

@@ -3,6 +3,7 @@ package migrate
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -94,7 +95,7 @@ func TestLoadEmbedded(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"audit_events", "tokens", "token_changes", "settings_changes"} {
-		if !contains(tables, want) {
+		if !slices.Contains(tables, want) {
 			t.Errorf("table %s not created by any migration (got %v)", want, tables)
 		}
 	}
