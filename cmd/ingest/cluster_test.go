@@ -298,8 +298,13 @@ func (f *faultRun) produce(from, n int) {
 	if err := kafkaconn.EnsureTopics(ctx, kc, kafkaconn.Topic{Name: f.topic + ".audit", Partitions: 3}); err != nil {
 		f.t.Fatal(err)
 	}
+	// A transport of its own: kafka.DefaultTransport is shared by the whole
+	// test binary and caches metadata for 6 s, so a topic created after its
+	// last refresh stays unknown to it for up to 6 s.
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
 	w := &kafka.Writer{Addr: kafka.TCP(kc.Brokers...), Topic: f.topic + ".audit", RequiredAcks: kafka.RequireAll,
-		Balancer: &kafka.Hash{}, BatchSize: 500, BatchTimeout: 5 * time.Millisecond}
+		Balancer: &kafka.Hash{}, BatchSize: 500, BatchTimeout: 5 * time.Millisecond, Transport: tr}
 	defer w.Close()
 	msgs := make([]kafka.Message, 0, n)
 	for i := from; i < from+n; i++ {
@@ -310,7 +315,7 @@ func (f *faultRun) produce(from, n int) {
 		err := w.WriteMessages(ctx, msgs[0])
 		if err == nil {
 			break
-		} else if !errors.Is(err, kafka.UnknownTopicOrPartition) || try == 49 {
+		} else if !errors.Is(err, kafka.UnknownTopicOrPartition) || try == 99 {
 			f.t.Fatalf("produce: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
