@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 )
 
 // Sentinel errors returned (wrapped in *DecodeError) by Decode.
@@ -79,6 +80,15 @@ func Decode(data []byte) (Record, error) {
 // records it returns. The zero value is ready to use; a Decoder is not safe
 // for concurrent use.
 //
+// Other strings (ids, descriptions) are copied into chunks of chunkSize
+// bytes the Decoder allocates: one object for the garbage collector per
+// hundred records or so instead of one per string. A chunk is never reused,
+// so records stay independent of later calls; the price is that a string
+// kept keeps its whole chunk alive. That suits a caller like the sink, which
+// holds records' strings until a batch is flushed and then drops them all;
+// one that keeps a few records of many for long should copy their strings
+// (strings.Clone).
+//
 // encoding/json (about 4µs a record) is the authority. A Decoder first tries
 // a scanner (about 5 times faster) for the shape the collector writes: one
 // flat object starting with record_type, keys spelled as in the contract,
@@ -91,9 +101,34 @@ type Decoder struct {
 	// last holds, per interned field (field.slot), the string it decoded
 	// last: the CID, tenant and enums repeat record after record.
 	last []string
+	// chunk is the unused end of the chunk strings are copied into; the
+	// part before it holds strings already returned and is never written.
+	chunk []byte
 }
 
 const maxInterned = 4096
+
+// chunkSize is the size of the chunks strings are copied into; a string
+// longer than an eighth of it is allocated on its own, so at most an eighth
+// of a chunk is left unused when a string does not fit.
+const chunkSize = 32 << 10
+
+// copyStr returns a copy of b in the current chunk.
+func (d *Decoder) copyStr(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > len(d.chunk) {
+		if len(b) > chunkSize/8 {
+			return string(b)
+		}
+		d.chunk = make([]byte, chunkSize)
+	}
+	n := copy(d.chunk, b)
+	s := unsafe.String(&d.chunk[0], n)
+	d.chunk = d.chunk[n:]
+	return s
+}
 
 // Decode parses and validates one record.
 func (d *Decoder) Decode(data []byte) (Record, error) {
@@ -226,7 +261,7 @@ func scanValue[R any](d *Decoder, f field[R], r *R, data []byte, i int) (int, bo
 			if f.intern {
 				*p = d.str(s, d.slot(f.slot))
 			} else {
-				*p = string(s)
+				*p = d.copyStr(s)
 			}
 		}
 		return next, ok

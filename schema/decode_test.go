@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -117,6 +118,38 @@ func TestFastPathTakesCollectorRecords(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, rec) {
 			t.Errorf("fast path = %#v, want %#v", got, rec)
+		}
+	}
+}
+
+// A Decoder's records stay as decoded while later calls fill and replace
+// the chunks their strings are copied into, long strings (allocated on
+// their own) included.
+func TestDecoderRecordsStayIndependent(t *testing.T) {
+	stream := auditStream(1000)
+	for i := 0; i < len(stream); i += 50 {
+		var ev AuditEvent
+		if err := json.Unmarshal(stream[i], &ev); err != nil {
+			t.Fatal(err)
+		}
+		ev.Description = strings.Repeat("long description ", i/10)
+		stream[i], _ = Marshal(&ev)
+	}
+	var d Decoder
+	got := make([]Record, len(stream))
+	for i, data := range stream {
+		var err error
+		if got[i], err = d.Decode(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, data := range stream {
+		want, err := decodeStrict(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got[i], want) {
+			t.Fatalf("record %d = %#v after later calls, want %#v", i, got[i], want)
 		}
 	}
 }
