@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"time"
 	"unicode/utf8"
 )
@@ -24,14 +26,21 @@ func isNull(data []byte, i int) bool {
 	return len(data)-i >= 4 && string(data[i:i+4]) == "null"
 }
 
-// plain marks the bytes a string holds as they are: printable ASCII but the
-// quote and the backslash.
-var plain = func() (t [256]bool) {
-	for c := 0x20; c < 0x7f; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
+// Masks for reading a string 8 bytes at a time (SWAR).
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special has the high bit of each byte of x (8 bytes of a string, the
+// first in the low byte) that is a control character, the quote, the
+// backslash or not ASCII. Borrows can mark a byte after a special one, never
+// one before it: the lowest marked byte is the first special one.
+func special(x uint64) uint64 {
+	q := x ^ ('"' * ones)
+	bs := x ^ ('\\' * ones)
+	return ((x-0x20*ones)&^x | (q-ones)&^q | (bs-ones)&^bs | x) & highs
+}
 
 // scanString returns the contents of the string at data[i], refusing
 // escapes, control characters and invalid UTF-8.
@@ -40,12 +49,23 @@ func scanString(data []byte, i int) ([]byte, int, bool) {
 		return nil, i, false
 	}
 	j := i + 1
-	for j < len(data) && plain[data[j]] {
+	for len(data)-j >= 8 {
+		m := special(binary.LittleEndian.Uint64(data[j:]))
+		if m != 0 {
+			j += bits.TrailingZeros64(m) / 8
+			goto found
+		}
+		j += 8
+	}
+	for j < len(data) && data[j] >= 0x20 && data[j] < 0x80 && data[j] != '"' && data[j] != '\\' {
 		j++
 	}
+found:
 	if j < len(data) && data[j] == '"' {
 		return data[i+1 : j], j + 1, true
 	}
+	// A control character, a backslash or a non-ASCII byte: the first two
+	// are refused below, the last is checked as UTF-8 with the whole string.
 	ascii := true
 	for ; j < len(data); j++ {
 		c := data[j]
@@ -130,32 +150,54 @@ func scanInt(data []byte, i int, dst *int64) (int, bool) {
 // is false for anything else, including out-of-range fields, which the
 // general parser then judges.
 func parseFixed(b []byte) (time.Time, bool) {
-	if b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[19] != '.' || b[26] != 'Z' {
+	if len(b) != len(TimeLayout) || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[19] != '.' || b[26] != 'Z' {
 		return time.Time{}, false
 	}
-	num := func(b []byte) (int, bool) {
-		n := 0
-		for _, c := range b {
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			n = n*10 + int(c-'0')
+	var bad byte // the high bit set by a byte that is not a digit
+	digits := func(i, n int) int {
+		v := 0
+		for _, c := range b[i : i+n] {
+			c -= '0'
+			bad |= c | (c+0x76)&0x80 // c > 9 sets the high bit of c+0x76
+			v = v*10 + int(c)
 		}
-		return n, true
+		return v
 	}
-	y, ok1 := num(b[0:4])
-	mo, ok2 := num(b[5:7])
-	d, ok3 := num(b[8:10])
-	h, ok4 := num(b[11:13])
-	mi, ok5 := num(b[14:16])
-	s, ok6 := num(b[17:19])
-	us, ok7 := num(b[20:26])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59 {
+	y, mo, d := digits(0, 4), digits(5, 2), digits(8, 2)
+	h, mi, s, us := digits(11, 2), digits(14, 2), digits(17, 2), digits(20, 6)
+	if bad&0x80 != 0 || mo < 1 || mo > 12 || d < 1 || d > daysIn(mo, y) || h > 23 || mi > 59 || s > 59 {
 		return time.Time{}, false
 	}
-	t := time.Date(y, time.Month(mo), d, h, mi, s, us*1000, time.UTC)
-	if t.Day() != d { // February 30th and the like
-		return time.Time{}, false
+	// Seconds since 1970 of the proleptic Gregorian date (the "days from
+	// civil" algorithm, years from March so that the leap day comes last),
+	// as time.Date would compute them but without its normalization.
+	yy := y
+	if mo <= 2 {
+		yy--
 	}
-	return t, true
+	era := yy
+	if era < 0 {
+		era -= 399
+	}
+	era /= 400
+	yoe := yy - era*400
+	mp := (mo + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	days := era*146097 + doe - 719468
+	return time.Unix(int64(days)*86400+int64(h*3600+mi*60+s), int64(us)*1000).UTC(), true
+}
+
+// daysIn is the number of days of month mo of year y.
+func daysIn(mo, y int) int {
+	switch mo {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
