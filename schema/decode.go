@@ -213,22 +213,30 @@ func (df *def[R]) fast(d *Decoder, data []byte, i int) (Record, bool) {
 		if data[i] != ',' {
 			return nil, false
 		}
-		key, j, ok := scanString(data, skipSpace(data, i+1))
-		if !ok {
-			return nil, false
+		// The key: usually the next field's, quoted (a name has
+		// neither quotes nor escapes, so the bytes match only that key).
+		j, k := skipSpace(data, i+1), next
+		if k < len(df.fields) && len(data)-j > len(df.fields[k].quoted) && string(data[j:j+len(df.fields[k].quoted)]) == df.fields[k].quoted {
+			j += len(df.fields[k].quoted)
+		} else {
+			key, end, ok := scanString(data, j)
+			if !ok {
+				return nil, false
+			}
+			// An unknown key, or a known one in another case (which
+			// encoding/json would match case-insensitively), goes to
+			// the strict path; so does a second record_type.
+			if k, ok = df.byName[string(key)]; !ok || k == 0 {
+				return nil, false
+			}
+			j = end
 		}
 		j = skipSpace(data, j)
 		if j >= len(data) || data[j] != ':' {
 			return nil, false
 		}
-		// An unknown key, or a known one in another case (which
-		// encoding/json would match case-insensitively), goes to the
-		// strict path; so does a second record_type.
-		k, ok := df.index(key, next)
-		if !ok || k == 0 {
-			return nil, false
-		}
 		next = k + 1
+		var ok bool
 		if i, ok = scanValue(d, df.fields[k], r, data, skipSpace(data, j+1)); !ok {
 			return nil, false
 		}

@@ -21,6 +21,7 @@ import (
 //	*int64       JSON integer (a count)      ClickHouse Int64
 type field[R any] struct {
 	name   string // JSON name, from the struct tag
+	quoted string // name in quotes, as the key reads in JSON
 	ptr    func(r *R) any
 	stored bool   // has a ClickHouse column
 	column string // its name: the field's, unless as says otherwise
@@ -107,7 +108,7 @@ func newDef[R any](typ string, env func(r *R) *Envelope, check func(r *R) error,
 		default:
 			panic(fmt.Sprintf("schema: %s.%s has a type the schema does not map", typ, name))
 		}
-		f.name = name
+		f.name, f.quoted = name, `"`+name+`"`
 		if f.stored && f.column == "" {
 			f.column = name
 		}
@@ -130,16 +131,6 @@ func (df *def[R]) newRecord() Record {
 	r := new(R)
 	df.env(r).RecordType = df.typ
 	return any(r).(Record)
-}
-
-// index returns the field named key; hint is where the field is expected
-// (the next one in declaration order, as the collector writes them).
-func (d *def[R]) index(key []byte, hint int) (int, bool) {
-	if hint < len(d.fields) && d.fields[hint].name == string(key) {
-		return hint, true
-	}
-	i, ok := d.byName[string(key)]
-	return i, ok
 }
 
 // ColumnType is the ClickHouse type of a field kind.
