@@ -259,8 +259,10 @@ func (df *def[R]) fast(d *Decoder, data []byte, i int) (Record, bool) {
 // encoding/json: null leaves a value unchanged but clears a pointer.
 func scanValue[R any](d *Decoder, f field[R], r *R, data []byte, i int) (int, bool) {
 	null := isNull(data, i)
-	switch p := f.ptr(r).(type) {
-	case *string:
+	p := unsafe.Add(unsafe.Pointer(r), f.off) // f.ptr(r), without the call
+	switch f.kind {
+	case kindString:
+		p := (*string)(p)
 		if null {
 			return i + 4, true
 		}
@@ -273,14 +275,16 @@ func scanValue[R any](d *Decoder, f field[R], r *R, data []byte, i int) (int, bo
 			}
 		}
 		return next, ok
-	case *time.Time:
+	case kindTime:
+		p := (*time.Time)(p)
 		if null {
 			return i + 4, true
 		}
 		next, ok := scanTime(data, i, p)
 		*p = p.UTC() // what normalize does on the strict path
 		return next, ok
-	case **time.Time:
+	case kindTimePtr:
+		p := (**time.Time)(p)
 		if null {
 			*p = nil
 			return i + 4, true
@@ -292,9 +296,10 @@ func scanValue[R any](d *Decoder, f field[R], r *R, data []byte, i int) (int, bo
 		}
 		*p = t
 		return next, ok
-	case *bool:
-		return scanBool(data, i, p)
-	case *int:
+	case kindBool:
+		return scanBool(data, i, (*bool)(p))
+	case kindInt:
+		p := (*int)(p)
 		if null { // the version: encoding/json's verdict depends on what came before
 			return i, false
 		}
@@ -302,12 +307,13 @@ func scanValue[R any](d *Decoder, f field[R], r *R, data []byte, i int) (int, bo
 		next, ok := scanInt(data, i, &n)
 		*p = int(n)
 		return next, ok
-	case *int64:
+	case kindInt64:
 		if null { // encoding/json leaves the value as it was
 			return i + 4, true
 		}
-		return scanInt(data, i, p)
-	case **int64:
+		return scanInt(data, i, (*int64)(p))
+	case kindInt64Ptr:
+		p := (**int64)(p)
 		if null {
 			*p = nil
 			return i + 4, true

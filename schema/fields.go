@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // field is one field of record type R: the single definition from which its
@@ -28,7 +29,24 @@ type field[R any] struct {
 	intern bool   // low-cardinality string the sink's decoder shares between records
 	null   bool   // a string whose "" is JSON null (ClickHouse keeps '')
 	slot   int    // an interned field's index in Decoder.last
+	// kind and off are ptr's type and the field's offset in R, so that
+	// the decoder's fast path reaches the field without calling ptr.
+	kind kind
+	off  uintptr
 }
+
+// kind is the type of a field (field.ptr's, without the pointer).
+type kind uint8
+
+const (
+	kindString kind = iota
+	kindInt
+	kindBool
+	kindTime
+	kindTimePtr
+	kindInt64Ptr
+	kindInt64
+)
 
 // internSlots counts the interned fields of every record type.
 var internSlots int
@@ -104,10 +122,24 @@ func newDef[R any](typ string, env func(r *R) *Envelope, check func(r *R) error,
 		}
 		delete(tags, addr)
 		switch f.ptr(&zero).(type) {
-		case *string, *int, *int64, *bool, *time.Time, **time.Time, **int64:
+		case *string:
+			f.kind = kindString
+		case *int:
+			f.kind = kindInt
+		case *bool:
+			f.kind = kindBool
+		case *time.Time:
+			f.kind = kindTime
+		case **time.Time:
+			f.kind = kindTimePtr
+		case **int64:
+			f.kind = kindInt64Ptr
+		case *int64:
+			f.kind = kindInt64
 		default:
 			panic(fmt.Sprintf("schema: %s.%s has a type the schema does not map", typ, name))
 		}
+		f.off = addr - uintptr(unsafe.Pointer(&zero))
 		f.name, f.quoted = name, `"`+name+`"`
 		if f.stored && f.column == "" {
 			f.column = name
