@@ -237,7 +237,7 @@ func (df *def[R]) fast(d *Decoder, data []byte, i int) (Record, bool) {
 		}
 		next = k + 1
 		var ok bool
-		if i, ok = scanValue(d, df.fields[k], r, data, skipSpace(data, j+1)); !ok {
+		if i, ok = scanValue(d, &df.fields[k], r, data, skipSpace(data, j+1)); !ok {
 			return nil, false
 		}
 	}
@@ -257,7 +257,7 @@ func (df *def[R]) fast(d *Decoder, data []byte, i int) (Record, bool) {
 
 // scanValue parses the value at data[i] into field f of r, following
 // encoding/json: null leaves a value unchanged but clears a pointer.
-func scanValue[R any](d *Decoder, f field[R], r *R, data []byte, i int) (int, bool) {
+func scanValue[R any](d *Decoder, f *field[R], r *R, data []byte, i int) (int, bool) {
 	null := isNull(data, i)
 	p := unsafe.Add(unsafe.Pointer(r), f.off) // f.ptr(r), without the call
 	switch f.kind {
