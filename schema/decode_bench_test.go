@@ -10,7 +10,8 @@ import (
 
 // auditStream returns n different audit events as the collector writes
 // them: distinct ids, actors from a set of 50 (users and API clients),
-// descriptions of 100 to 200 bytes, token ids, timestamps a few seconds apart.
+// descriptions of 100 to 200 bytes, token ids, timestamps a few seconds
+// apart, pages of 500 collected at the same time.
 func auditStream(n int) [][]byte {
 	actions := []string{"create_token", "update_token", "revoke_token", "delete_token", "update_settings"}
 	actors := make([]string, 50)
@@ -38,7 +39,9 @@ func auditStream(n int) [][]byte {
 			tokenID = ""
 		}
 		at := base.Add(time.Duration(i)*1733*time.Millisecond + time.Duration(i%1000)*time.Microsecond)
-		ev := &AuditEvent{Envelope: NewEnvelope(TypeAuditEvent, "0123456789abcdef0123456789abcdef", "tenant-eu", at.Add(30*time.Second)),
+		// The collector stamps a page of events with the time it read them.
+		collected := base.Add(time.Duration(i/500+1)*500*1733*time.Millisecond + 30*time.Second + 123456*time.Microsecond)
+		ev := &AuditEvent{Envelope: NewEnvelope(TypeAuditEvent, "0123456789abcdef0123456789abcdef", "tenant-eu", collected),
 			ID: fmt.Sprintf("%032x", uint64(i)*0x9e3779b97f4a7c15), Action: action, Actor: actors[i*13%len(actors)],
 			Description: desc.String()[:want], Timestamp: at, TokenID: tokenID}
 		ev.Complete()
