@@ -82,7 +82,7 @@ found:
 
 func scanTime(data []byte, i int, dst *time.Time) (int, bool) {
 	// The contract's own layout, read without the general parser.
-	if len(data)-i >= len(TimeLayout)+2 && data[i+len(TimeLayout)+1] == '"' {
+	if len(data)-i >= len(TimeLayout)+2 && data[i] == '"' && data[i+len(TimeLayout)+1] == '"' {
 		if t, ok := parseFixed(data[i+1 : i+1+len(TimeLayout)]); ok {
 			*dst = t
 			return i + len(TimeLayout) + 2, true
