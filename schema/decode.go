@@ -104,6 +104,7 @@ type Decoder struct {
 	// chunk is the unused end of the chunk strings are copied into; the
 	// part before it holds strings already returned and is never written.
 	chunk []byte
+	times timeCache
 }
 
 const maxInterned = 4096
@@ -280,7 +281,7 @@ func scanValue[R any](d *Decoder, f *field[R], r *R, data []byte, i int) (int, b
 		if null {
 			return i + 4, true
 		}
-		next, ok := scanTime(data, i, p)
+		next, ok := scanTime(&d.times, data, i, p)
 		*p = p.UTC() // what normalize does on the strict path
 		return next, ok
 	case kindTimePtr:
@@ -290,7 +291,7 @@ func scanValue[R any](d *Decoder, f *field[R], r *R, data []byte, i int) (int, b
 			return i + 4, true
 		}
 		t := new(time.Time)
-		next, ok := scanTime(data, i, t)
+		next, ok := scanTime(&d.times, data, i, t)
 		if *t = t.UTC(); t.IsZero() {
 			t = nil
 		}

@@ -80,10 +80,12 @@ found:
 	return nil, i, false
 }
 
-func scanTime(data []byte, i int, dst *time.Time) (int, bool) {
+// scanTime reads the time at data[i]; c remembers recent ones in the
+// contract's layout.
+func scanTime(c *timeCache, data []byte, i int, dst *time.Time) (int, bool) {
 	// The contract's own layout, read without the general parser.
 	if len(data)-i >= len(TimeLayout)+2 && data[i] == '"' && data[i+len(TimeLayout)+1] == '"' {
-		if t, ok := parseFixed(data[i+1 : i+1+len(TimeLayout)]); ok {
+		if t, ok := c.parse(data[i+1 : i+1+len(TimeLayout)]); ok {
 			*dst = t
 			return i + len(TimeLayout) + 2, true
 		}
@@ -139,6 +141,35 @@ func scanInt(data []byte, i int, dst *int64) (int, bool) {
 	}
 	*dst = n
 	return j, true
+}
+
+// timeCache holds the last two times parseFixed read, by their text: a
+// page of records shares its collected_at, and an audit event's event_time
+// is its timestamp. The zero value is empty.
+type timeCache struct {
+	e [2]struct {
+		text [len(TimeLayout)]byte
+		t    time.Time
+		ok   bool
+	}
+	lru int // the entry used least recently, replaced next
+}
+
+// parse is parseFixed(b) for a b of len(TimeLayout) bytes.
+func (c *timeCache) parse(b []byte) (time.Time, bool) {
+	for k := range c.e {
+		if e := &c.e[k]; e.ok && string(e.text[:]) == string(b) {
+			c.lru = 1 - k
+			return e.t, true
+		}
+	}
+	t, ok := parseFixed(b)
+	if ok {
+		e := &c.e[c.lru]
+		e.text, e.t, e.ok = [len(TimeLayout)]byte(b), t, true
+		c.lru = 1 - c.lru
+	}
+	return t, ok
 }
 
 // parseFixed parses TimeLayout (2006-01-02T15:04:05.000000Z) exactly; ok
