@@ -214,11 +214,12 @@ func (df *def[R]) fast(d *Decoder, data []byte, i int) (Record, bool) {
 		if data[i] != ',' {
 			return nil, false
 		}
-		// The key: usually the next field's, quoted (a name has
-		// neither quotes nor escapes, so the bytes match only that key).
+		// The key and its colon: usually the next field's, written as
+		// Marshal writes it (a name has neither quotes nor escapes, so
+		// the bytes match only that key).
 		j, k := skipSpace(data, i+1), next
-		if k < len(df.fields) && len(data)-j > len(df.fields[k].quoted) && string(data[j:j+len(df.fields[k].quoted)]) == df.fields[k].quoted {
-			j += len(df.fields[k].quoted)
+		if k < len(df.fields) && len(data)-j > len(df.fields[k].key) && string(data[j:j+len(df.fields[k].key)]) == df.fields[k].key {
+			j += len(df.fields[k].key)
 		} else {
 			key, end, ok := scanString(data, j)
 			if !ok {
@@ -230,15 +231,14 @@ func (df *def[R]) fast(d *Decoder, data []byte, i int) (Record, bool) {
 			if k, ok = df.byName[string(key)]; !ok || k == 0 {
 				return nil, false
 			}
-			j = end
-		}
-		j = skipSpace(data, j)
-		if j >= len(data) || data[j] != ':' {
-			return nil, false
+			if j = skipSpace(data, end); j >= len(data) || data[j] != ':' {
+				return nil, false
+			}
+			j++
 		}
 		next = k + 1
 		var ok bool
-		if i, ok = scanValue(d, &df.fields[k], r, data, skipSpace(data, j+1)); !ok {
+		if i, ok = scanValue(d, &df.fields[k], r, data, skipSpace(data, j)); !ok {
 			return nil, false
 		}
 	}

@@ -46,9 +46,7 @@ func (df *def[R]) appendJSON(b []byte, r *R) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, '"')
-		b = append(b, f.name...)
-		b = append(b, '"', ':')
+		b = append(b, f.key...)
 		switch p := f.ptr(r).(type) {
 		case *string:
 			if f.null && *p == "" {

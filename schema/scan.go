@@ -29,12 +29,13 @@ const (
 
 // special has the high bit of each byte of x (8 bytes of a string, the
 // first in the low byte) that is a control character, the quote, the
-// backslash or not ASCII. Borrows can mark a byte after a special one, never
-// one before it: the lowest marked byte is the first special one.
+// backslash or not ASCII (x itself marks those; for the others the
+// subtractions set the high bit of a byte that is below 0x20 or equal to
+// the quote or the backslash). Borrows can mark a byte after a special one,
+// never one before it: the lowest marked byte is the first special one.
 func special(x uint64) uint64 {
-	q := x ^ ('"' * ones)
-	bs := x ^ ('\\' * ones)
-	return ((x-0x20*ones)&^x | (q-ones)&^q | (bs-ones)&^bs | x) & highs
+	q, bs := x^('"'*ones), x^('\\'*ones)
+	return (x | (x - 0x20*ones) | (q - ones) | (bs - ones)) & highs
 }
 
 // scanString returns the contents of the string at data[i], refusing
