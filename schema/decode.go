@@ -267,13 +267,24 @@ func scanValue[R any](d *Decoder, f *field[R], r *R, data []byte, i int) (int, b
 		if null {
 			return i + 4, true
 		}
-		s, next, ok := scanString(data, i)
-		if ok {
-			if f.intern {
-				*p = d.str(s, d.slot(f.slot))
-			} else {
+		if !f.intern {
+			s, next, ok := scanString(data, i)
+			if ok {
 				*p = d.copyStr(s)
 			}
+			return next, ok
+		}
+		// The field's value in the record before, matched in place: it
+		// holds no quote or escape, so its bytes and a quote are all of
+		// the string.
+		last := d.slot(f.slot)
+		if n := len(*last); n > 0 && len(data)-i > n+1 && data[i] == '"' && data[i+1+n] == '"' && string(data[i+1:i+1+n]) == *last {
+			*p = *last
+			return i + n + 2, true
+		}
+		s, next, ok := scanString(data, i)
+		if ok {
+			*p = d.str(s, last)
 		}
 		return next, ok
 	case kindTime:
