@@ -81,13 +81,14 @@ func Decode(data []byte) (Record, error) {
 // for concurrent use.
 //
 // Other strings (ids, descriptions) are copied into chunks of chunkSize
-// bytes the Decoder allocates: one object for the garbage collector per
-// hundred records or so instead of one per string. A chunk is never reused,
-// so records stay independent of later calls; the price is that a string
-// kept keeps its whole chunk alive. That suits a caller like the sink, which
-// holds records' strings until a batch is flushed and then drops them all;
-// one that keeps a few records of many for long should copy their strings
-// (strings.Clone).
+// bytes the Decoder allocates, and records are allocated slabSize at a
+// time: one object for the garbage collector per hundred records or so
+// instead of one per string, and one per slabSize records instead of one
+// each. Neither is reused, so records stay independent of later calls; the
+// price is that a string kept keeps its whole chunk alive, and a record its
+// slab. That suits a caller like the sink, which holds records' strings
+// until a batch is flushed and then drops them all; one that keeps a few
+// records of many for long should copy them (strings.Clone for strings).
 //
 // encoding/json (about 4µs a record) is the authority. A Decoder first tries
 // a scanner (about 5 times faster) for the shape the collector writes: one
@@ -105,6 +106,8 @@ type Decoder struct {
 	// part before it holds strings already returned and is never written.
 	chunk []byte
 	times timeCache
+	// slabs holds, per record type (def.id), a *slab of records.
+	slabs []any
 }
 
 const maxInterned = 4096
@@ -199,20 +202,54 @@ func (d *Decoder) fast(data []byte) (Record, bool) {
 
 // fast scans the fields after record_type into a new R and validates it.
 func (df *def[R]) fast(d *Decoder, data []byte, i int) (Record, bool) {
-	r := new(R)
+	sl := slabOf[R](d, df.id)
+	r := &sl.r[sl.next]
+	if !df.scan(d, data, i, r) {
+		*r = *new(R) // the next record takes its place
+		return nil, false
+	}
+	sl.next++
+	return any(r).(Record), true
+}
+
+// slabSize is how many records of a type a Decoder allocates at once.
+const slabSize = 16
+
+// slab is records of type R allocated together; from next on, not yet
+// returned.
+type slab[R any] struct {
+	r    [slabSize]R
+	next int
+}
+
+// slabOf returns a slab of type R (of def id) with a free record.
+func slabOf[R any](d *Decoder, id int) *slab[R] {
+	if d.slabs == nil {
+		d.slabs = make([]any, defCount)
+	}
+	sl, _ := d.slabs[id].(*slab[R])
+	if sl == nil || sl.next == slabSize {
+		sl = new(slab[R])
+		d.slabs[id] = sl
+	}
+	return sl
+}
+
+// scan scans the fields after record_type into r, a zero R, and validates it.
+func (df *def[R]) scan(d *Decoder, data []byte, i int, r *R) bool {
 	df.env(r).RecordType = df.typ
 	next := 1 // the field expected next
 	for {
 		i = skipSpace(data, i)
 		if i >= len(data) {
-			return nil, false
+			return false
 		}
 		if data[i] == '}' {
 			i++
 			break
 		}
 		if data[i] != ',' {
-			return nil, false
+			return false
 		}
 		// The key and its colon: usually the next field's, written as
 		// Marshal writes it (a name has neither quotes nor escapes, so
@@ -223,37 +260,37 @@ func (df *def[R]) fast(d *Decoder, data []byte, i int) (Record, bool) {
 		} else {
 			key, end, ok := scanString(data, j)
 			if !ok {
-				return nil, false
+				return false
 			}
 			// An unknown key, or a known one in another case (which
 			// encoding/json would match case-insensitively), goes to
 			// the strict path; so does a second record_type.
 			if k, ok = df.byName[string(key)]; !ok || k == 0 {
-				return nil, false
+				return false
 			}
 			if j = skipSpace(data, end); j >= len(data) || data[j] != ':' {
-				return nil, false
+				return false
 			}
 			j++
 		}
 		next = k + 1
 		var ok bool
 		if i, ok = scanValue(d, &df.fields[k], r, data, skipSpace(data, j)); !ok {
-			return nil, false
+			return false
 		}
 	}
 	if skipSpace(data, i) != len(data) {
-		return nil, false
+		return false
 	}
 	env := df.env(r)
 	// schema_version absent or null: the strict path says which.
 	if env.SchemaVersion == 0 {
-		return nil, false
+		return false
 	}
 	if df.finish(r) != nil {
-		return nil, false
+		return false
 	}
-	return any(r).(Record), true
+	return true
 }
 
 // scanValue parses the value at data[i] into field f of r, following

@@ -124,8 +124,9 @@ func TestFastPathTakesCollectorRecords(t *testing.T) {
 }
 
 // A Decoder's records stay as decoded while later calls fill and replace
-// the chunks their strings are copied into, long strings (allocated on
-// their own) included.
+// the chunks their strings are copied into (long strings, allocated on
+// their own, included) and the slabs records are allocated from, and
+// while records the fast path fills and then refuses come between them.
 func TestDecoderRecordsStayIndependent(t *testing.T) {
 	stream := auditStream(1000)
 	for i := 0; i < len(stream); i += 50 {
@@ -139,6 +140,11 @@ func TestDecoderRecordsStayIndependent(t *testing.T) {
 	var d Decoder
 	got := make([]Record, len(stream))
 	for i, data := range stream {
+		// Refused at its end, after every field is set.
+		next := stream[(i+1)%len(stream)]
+		if _, err := d.Decode(append(next[:len(next):len(next)], '}')); err == nil {
+			t.Fatal("a record with a second } decoded")
+		}
 		var err error
 		if got[i], err = d.Decode(data); err != nil {
 			t.Fatal(err)

@@ -92,12 +92,17 @@ type def[R any] struct {
 	check  func(r *R) error // type-specific validation, after the common one
 	tables []string         // ClickHouse tables its rows go to
 	byName map[string]int
+	id     int // its index among the definitions, from 0
 }
+
+// defCount counts the record types' definitions.
+var defCount int
 
 // newDef names the fields from R's json tags, in the order declared, and
 // panics (at init) when the list and the struct disagree.
 func newDef[R any](typ string, env func(r *R) *Envelope, check func(r *R) error, tables []string, fields ...field[R]) *def[R] {
-	d := &def[R]{typ: typ, env: env, check: check, tables: tables, byName: map[string]int{}}
+	d := &def[R]{typ: typ, env: env, check: check, tables: tables, byName: map[string]int{}, id: defCount}
+	defCount++
 	var zero R
 	base := reflect.ValueOf(&zero).Elem()
 	tags := map[uintptr]string{} // field address -> json name
