@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -98,7 +99,9 @@ func Decode(data []byte) (Record, error) {
 // one (FuzzDecode checks this) and hands anything else, every invalid record
 // included, to encoding/json for the verdict.
 type Decoder struct {
-	intern map[string]string
+	// shared holds the strings of interned fields by a hash of their
+	// bytes; a string whose entry another took is allocated again.
+	shared *[sharedSize]string
 	// last holds, per interned field (field.slot), the string it decoded
 	// last: the CID, tenant and enums repeat record after record.
 	last []string
@@ -109,8 +112,6 @@ type Decoder struct {
 	// slabs holds, per record type (def.id), a *slab of records.
 	slabs []any
 }
-
-const maxInterned = 4096
 
 // chunkSize is the size of the chunks strings are copied into; a string
 // longer than an eighth of it is allocated on its own, so at most an eighth
@@ -150,29 +151,50 @@ func (d *Decoder) slot(i int) *string {
 }
 
 // str returns b as a shared string. last is the field's slot for the
-// value it had in the previous record (nil: none), checked first.
+// value it had in the previous record.
 func (d *Decoder) str(b []byte, last *string) string {
-	if last != nil && *last == string(b) && *last != "" {
-		return *last
+	if d.shared == nil {
+		d.shared = new([sharedSize]string)
 	}
-	if d.intern == nil {
-		d.intern = make(map[string]string)
-	}
-	if s, ok := d.intern[string(b)]; ok {
-		if last != nil {
-			*last = s
+	// Two entries a string may take, so that two values whose hashes
+	// collide do not take turns in one.
+	h := sharedHash(b)
+	e := &d.shared[h]
+	if *e != string(b) {
+		if e2 := &d.shared[h^1]; *e2 == string(b) {
+			e = e2
+		} else {
+			if *e != "" && *e2 == "" {
+				e = e2
+			}
+			*e = string(b)
 		}
-		return s
 	}
-	s := string(b)
-	if len(d.intern) >= maxInterned {
-		clear(d.intern)
+	*last = *e
+	return *e
+}
+
+// sharedBits is log2 of the number of entries of Decoder.shared.
+const (
+	sharedBits = 12
+	sharedSize = 1 << sharedBits
+)
+
+// sharedHash hashes the first, middle and last 8 bytes of b and its
+// length: enough to tell apart the values of an interned field.
+func sharedHash(b []byte) uint64 {
+	var h uint64
+	if len(b) >= 8 {
+		h = binary.LittleEndian.Uint64(b)*0x9e3779b97f4a7c15 ^
+			binary.LittleEndian.Uint64(b[len(b)/2-4:])*0xc2b2ae3d27d4eb4f ^
+			binary.LittleEndian.Uint64(b[len(b)-8:])*0x165667b19e3779f9
+	} else {
+		for _, c := range b {
+			h = h<<8 | uint64(c)
+		}
+		h *= 0x9e3779b97f4a7c15
 	}
-	d.intern[s] = s
-	if last != nil {
-		*last = s
-	}
-	return s
+	return (h ^ uint64(len(b))*0x27d4eb2f165667c5) >> (64 - sharedBits)
 }
 
 // fast reads the leading record_type and lets its definition scan the rest.

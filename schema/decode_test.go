@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 var decodeSeeds = []string{
@@ -158,6 +159,30 @@ func TestDecoderRecordsStayIndependent(t *testing.T) {
 		if !reflect.DeepEqual(got[i], want) {
 			t.Fatalf("record %d = %#v after later calls, want %#v", i, got[i], want)
 		}
+	}
+}
+
+// A Decoder returns one string for each value of a low-cardinality field
+// (the sink's column buffers hold it once, not once a record).
+func TestDecoderSharesStrings(t *testing.T) {
+	var d Decoder
+	first := map[string]*byte{}
+	for _, data := range auditStream(2000) {
+		r, err := d.Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := r.(*AuditEvent)
+		for _, s := range []string{ev.CID, ev.Tenant, ev.EventTimeSource, ev.Action, ev.Actor, ev.ActorKind} {
+			if p, ok := first[s]; !ok {
+				first[s] = unsafe.StringData(s)
+			} else if p != unsafe.StringData(s) {
+				t.Fatalf("%q decoded as a new string", s)
+			}
+		}
+	}
+	if len(first) < 50 {
+		t.Fatalf("%d values, want the stream's 50 actors and more", len(first))
 	}
 }
 
