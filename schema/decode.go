@@ -351,9 +351,7 @@ func scanValue[R any](d *Decoder, f *field[R], r *R, data []byte, i int) (int, b
 		if null {
 			return i + 4, true
 		}
-		next, ok := scanTime(&d.times, data, i, p)
-		*p = p.UTC() // what normalize does on the strict path
-		return next, ok
+		return scanTime(&d.times, data, i, p)
 	case kindTimePtr:
 		p := (**time.Time)(p)
 		if null {
@@ -362,7 +360,7 @@ func scanValue[R any](d *Decoder, f *field[R], r *R, data []byte, i int) (int, b
 		}
 		t := new(time.Time)
 		next, ok := scanTime(&d.times, data, i, t)
-		if *t = t.UTC(); t.IsZero() {
+		if t.IsZero() {
 			t = nil
 		}
 		*p = t

@@ -81,8 +81,8 @@ found:
 	return nil, i, false
 }
 
-// scanTime reads the time at data[i]; c remembers recent ones in the
-// contract's layout.
+// scanTime reads the time at data[i] in UTC (what normalize does on the
+// strict path); c remembers recent ones in the contract's layout.
 func scanTime(c *timeCache, data []byte, i int, dst *time.Time) (int, bool) {
 	// The contract's own layout, read without the general parser.
 	if len(data)-i >= len(TimeLayout)+2 && data[i] == '"' && data[i+len(TimeLayout)+1] == '"' {
@@ -99,6 +99,7 @@ func scanTime(c *timeCache, data []byte, i int, dst *time.Time) (int, bool) {
 	if err := dst.UnmarshalJSON(data[i:next]); err != nil {
 		return i, false
 	}
+	*dst = dst.UTC()
 	return next, true
 }
 
