@@ -40,6 +40,7 @@ var decodeSeeds = []string{
 	`{"record_type":"token","schema_version":2,"cid":"c1","tenant":"t1","collected_at":"2026-02-30T03:04:05.123456Z","event_time":"2026-01-02T24:04:05.000000Z","event_time_source":"snapshot","id":"k","created_timestamp":"0000-01-02T03:04:05.000000Z","changed_after":"2026-01-02T03:04:05.000000+01:00","audit_event_id":null}`,
 	`{"record_type":"settings","schema_version":2,"cid":"c1","tenant":"t1","collected_at":"2026-01-02T03:04:05.123456Z","event_time":"2026-01-02T03:04:05.123456Z","event_time_source":"snapshot","id":"s","max_active_tokens":null,"tokens_required":true,"audit_event_id":"e","changed_after":null}`,
 	`{"record_type":"settings","schema_version":1,"tenant":"t1","collected_at":x2026-01-02T03:04:05.000000Z"}`,
+	`{"record_type":"token","schema_version":1,"tenant":"t1","collected_at":"2026-01-02T03:04:05Z","id":"k","created_timestamp":"2026-01-02T03:04:05Z","expires_timestamp":"` + strings.Repeat("\x00", len(TimeLayout)) + `"}`,
 }
 
 // FuzzDecode checks that the fast path never disagrees with encoding/json

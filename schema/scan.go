@@ -150,17 +150,28 @@ func scanInt(data []byte, i int, dst *int64) (int, bool) {
 // is its timestamp. The zero value is empty.
 type timeCache struct {
 	e [2]struct {
-		text [len(TimeLayout)]byte
+		text timeText
 		t    time.Time
-		ok   bool
 	}
 	lru int // the entry used least recently, replaced next
 }
 
+// timeText is a time's len(TimeLayout) bytes in four words (the last two
+// overlap), compared without a call.
+type timeText [4]uint64
+
+func textOf(b []byte) timeText {
+	return timeText{binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:]),
+		binary.LittleEndian.Uint64(b[16:]), binary.LittleEndian.Uint64(b[len(TimeLayout)-8:])}
+}
+
 // parse is parseFixed(b) for a b of len(TimeLayout) bytes.
 func (c *timeCache) parse(b []byte) (time.Time, bool) {
-	for k := range c.e {
-		if e := &c.e[k]; e.ok && string(e.text[:]) == string(b) {
+	text := textOf(b)
+	// An entry's text starts with digits: an empty one, all zero,
+	// matches only zero bytes, which are no time.
+	for k := 0; k < len(c.e) && text[0] != 0; k++ {
+		if e := &c.e[k]; e.text == text {
 			c.lru = 1 - k
 			return e.t, true
 		}
@@ -168,7 +179,7 @@ func (c *timeCache) parse(b []byte) (time.Time, bool) {
 	t, ok := parseFixed(b)
 	if ok {
 		e := &c.e[c.lru]
-		e.text, e.t, e.ok = [len(TimeLayout)]byte(b), t, true
+		e.text, e.t = text, t
 		c.lru = 1 - c.lru
 	}
 	return t, ok
