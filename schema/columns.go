@@ -140,19 +140,19 @@ func (df *def[R]) newColumns() []column[R] {
 		}
 		switch f.ptr(&zero).(type) {
 		case *string:
-			cols = append(cols, &col[R, string]{get: func(r *R) (string, error) { return *f.ptr(r).(*string), nil }})
+			cols = append(cols, &col[R, string]{get: func(r *R) (string, error) { return *at[string](r, f.off), nil }})
 		case *int:
-			cols = append(cols, &col[R, uint16]{get: func(r *R) (uint16, error) { return uint16(*f.ptr(r).(*int)), nil }})
+			cols = append(cols, &col[R, uint16]{get: func(r *R) (uint16, error) { return uint16(*at[int](r, f.off)), nil }})
 		case *bool:
 			cols = append(cols, &col[R, uint8]{get: func(r *R) (uint8, error) {
-				if *f.ptr(r).(*bool) {
+				if *at[bool](r, f.off) {
 					return 1, nil
 				}
 				return 0, nil
 			}})
 		case *time.Time:
 			cols = append(cols, &col[R, time.Time]{get: func(r *R) (time.Time, error) {
-				t := *f.ptr(r).(*time.Time)
+				t := *at[time.Time](r, f.off)
 				if t.IsZero() { // a deleted token seen without a created_timestamp
 					return time.Unix(0, 0).UTC(), nil
 				}
@@ -160,16 +160,16 @@ func (df *def[R]) newColumns() []column[R] {
 			}})
 		case **time.Time:
 			cols = append(cols, &col[R, *time.Time]{get: func(r *R) (*time.Time, error) {
-				t := *f.ptr(r).(**time.Time)
+				t := *at[*time.Time](r, f.off)
 				if t == nil {
 					return nil, nil
 				}
 				return t, checkTime(f.name, *t)
 			}})
 		case **int64:
-			cols = append(cols, &col[R, *int64]{get: func(r *R) (*int64, error) { return *f.ptr(r).(**int64), nil }})
+			cols = append(cols, &col[R, *int64]{get: func(r *R) (*int64, error) { return *at[*int64](r, f.off), nil }})
 		case *int64:
-			cols = append(cols, &col[R, int64]{get: func(r *R) (int64, error) { return *f.ptr(r).(*int64), nil }})
+			cols = append(cols, &col[R, int64]{get: func(r *R) (int64, error) { return *at[int64](r, f.off), nil }})
 		}
 	}
 	return append(cols, &col[R, uint64]{get: func(r *R) (uint64, error) { return uint64(df.env(r).CollectedAt.UnixNano()), nil }})

@@ -319,10 +319,9 @@ func (df *def[R]) scan(d *Decoder, data []byte, i int, r *R) bool {
 // encoding/json: null leaves a value unchanged but clears a pointer.
 func scanValue[R any](d *Decoder, f *field[R], r *R, data []byte, i int) (int, bool) {
 	null := isNull(data, i)
-	p := unsafe.Add(unsafe.Pointer(r), f.off) // f.ptr(r), without the call
 	switch f.kind {
 	case kindString:
-		p := (*string)(p)
+		p := at[string](r, f.off)
 		if null {
 			return i + 4, true
 		}
@@ -347,13 +346,13 @@ func scanValue[R any](d *Decoder, f *field[R], r *R, data []byte, i int) (int, b
 		}
 		return next, ok
 	case kindTime:
-		p := (*time.Time)(p)
+		p := at[time.Time](r, f.off)
 		if null {
 			return i + 4, true
 		}
 		return scanTime(&d.times, data, i, p)
 	case kindTimePtr:
-		p := (**time.Time)(p)
+		p := at[*time.Time](r, f.off)
 		if null {
 			*p = nil
 			return i + 4, true
@@ -366,9 +365,9 @@ func scanValue[R any](d *Decoder, f *field[R], r *R, data []byte, i int) (int, b
 		*p = t
 		return next, ok
 	case kindBool:
-		return scanBool(data, i, (*bool)(p))
+		return scanBool(data, i, at[bool](r, f.off))
 	case kindInt:
-		p := (*int)(p)
+		p := at[int](r, f.off)
 		if null { // the version: encoding/json's verdict depends on what came before
 			return i, false
 		}
@@ -380,9 +379,9 @@ func scanValue[R any](d *Decoder, f *field[R], r *R, data []byte, i int) (int, b
 		if null { // encoding/json leaves the value as it was
 			return i + 4, true
 		}
-		return scanInt(data, i, (*int64)(p))
+		return scanInt(data, i, at[int64](r, f.off))
 	case kindInt64Ptr:
-		p := (**int64)(p)
+		p := at[*int64](r, f.off)
 		if null {
 			*p = nil
 			return i + 4, true

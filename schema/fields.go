@@ -35,6 +35,12 @@ type field[R any] struct {
 	off  uintptr
 }
 
+// at returns the field of r at offset off (field.off), of type V: what
+// field.ptr returns, without the call and the type switch.
+func at[V, R any](r *R, off uintptr) *V {
+	return (*V)(unsafe.Add(unsafe.Pointer(r), off))
+}
+
 // kind is the type of a field (field.ptr's, without the pointer).
 type kind uint8
 
