@@ -32,6 +32,7 @@ const minMemoryBudget = 16 << 20
 //     soft limit (SetMemoryLimit) makes the collector keep it there.
 type budget struct {
 	batchBytes    int
+	blockBytes    int
 	queue         int
 	fetchMaxBytes int
 }
@@ -42,6 +43,7 @@ const maxQueuedRecord = 16 << 10
 func newBudget(total int64) budget {
 	return budget{
 		batchBytes:    int(total / 20),
+		blockBytes:    int(total / 80),
 		queue:         int(min(max(total/16/maxQueuedRecord, 64), 1000)),
 		fetchMaxBytes: int(min(max(total/64, 1<<20), 16<<20)),
 	}
@@ -93,4 +95,13 @@ func SetMemoryLimit(budget int64, log *slog.Logger) (limit, previous int64) {
 			"limit_mib", limit>>20, "from", source, "memory_budget_mib", budget>>20)
 	}
 	return limit, previous
+}
+
+// blockRows is how many rows of b an insert sends per block: blockBytes
+// worth at b's mean record size.
+func (bu budget) blockRows(b *batch) int {
+	if b.bytes <= bu.blockBytes {
+		return max(b.records, 1)
+	}
+	return max(int(int64(b.records)*int64(bu.blockBytes)/int64(b.bytes)), 1)
 }
