@@ -57,10 +57,18 @@ func newBudget(total int64) budget {
 // with 90% the RSS reached the budget).
 const memoryLimitRatio, budgetLimitRatio = 0.9, 0.8
 
+// gcPercent replaces the runtime's default GOGC=100 while SetMemoryLimit's
+// soft limit bounds the heap: the collector then runs when garbage reaches
+// four times the live heap, or at the limit, whichever comes first, instead
+// of at once the live heap. Measured on the sink benchmark (1M records,
+// uncompressed batches of 5,000): 10% less CPU, peak RSS 90 -> 195 MiB of
+// the default 256 MiB budget.
+const gcPercent = 400
+
 // SetMemoryLimit sets the Go runtime's soft memory limit for a process
 // whose work is a sink with the given memory budget, and returns the limit
-// and the one it replaced (to restore it when the sink runs inside another
-// program, as in tests):
+// and a function that restores what it replaced (when the sink runs inside
+// another program, as in tests):
 //
 //   - GOMEMLIMIT, when set, is left as the runtime applied it;
 //   - in a cgroup with a memory limit (a container, a systemd unit with
@@ -68,13 +76,16 @@ const memoryLimitRatio, budgetLimitRatio = 0.9, 0.8
 //   - otherwise 80% of the budget, so that the process's RSS, which adds
 //     the binary's pages to what the runtime counts, stays under the budget.
 //
+// Unless GOGC is set, it also sets the collector's target to gcPercent:
+// the limit, not the target, then bounds the heap.
+//
 // It logs a warning when a GOMEMLIMIT or cgroup limit leaves the budget
 // less room than that: the buffers would not fit, so lower the budget.
-func SetMemoryLimit(budget int64, log *slog.Logger) (limit, previous int64) {
+func SetMemoryLimit(budget int64, log *slog.Logger) (limit int64, restore func()) {
 	if log == nil {
 		log = slog.Default()
 	}
-	previous = debug.SetMemoryLimit(-1)
+	previous := debug.SetMemoryLimit(-1)
 	fromBudget := int64(float64(budget) * budgetLimitRatio)
 	source := "memory budget"
 	if env := os.Getenv("GOMEMLIMIT"); env != "" {
@@ -89,12 +100,20 @@ func SetMemoryLimit(budget int64, log *slog.Logger) (limit, previous int64) {
 		limit = fromBudget
 		debug.SetMemoryLimit(limit)
 	}
-	log.Debug("Go memory limit set", "limit_mib", limit>>20, "from", source, "memory_budget_mib", budget>>20)
+	restoreGC := func() {}
+	if os.Getenv("GOGC") == "" {
+		previousGC := debug.SetGCPercent(gcPercent)
+		restoreGC = func() { debug.SetGCPercent(previousGC) }
+	}
+	log.Debug("Go memory limit set", "limit_mib", limit>>20, "from", source, "memory_budget_mib", budget>>20, "gogc_set", os.Getenv("GOGC") != "")
 	if limit < fromBudget {
 		log.Warn("the memory limit leaves the sink's memory budget too little room: lower the budget to about 3/4 of the limit",
 			"limit_mib", limit>>20, "from", source, "memory_budget_mib", budget>>20)
 	}
-	return limit, previous
+	return limit, func() {
+		debug.SetMemoryLimit(previous)
+		restoreGC()
+	}
 }
 
 // blockRows is how many rows of b an insert sends per block: blockBytes
