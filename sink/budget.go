@@ -18,10 +18,11 @@ const minMemoryBudget = 16 << 20
 //
 //   - a batch flushes once its records' values reach B/20 bytes (or
 //     BatchRows, or BatchAge). Two batches exist, one filling while the
-//     other is inserted, and inserting copies a batch into clickhouse-go's
-//     column buffers and encodes them, each growing by doubling: up to
-//     8 × B/20 in all (measured with 4 KiB records: peak RSS 216–247 MiB
-//     at B/16 of 256 MiB, 219 MiB at B/8 of 192 MiB);
+//     other is inserted;
+//   - an insert sends its batch in blocks of B/80 bytes: clickhouse-go
+//     copies a block into column buffers of its own (reused from block to
+//     block) and encodes it, so an insert adds about 4 × B/80 (buffers
+//     grow by doubling) instead of a copy of the whole batch;
 //   - the reader's queue holds B/16 worth of records of up to 16 KiB
 //     (clamped to 64–1000 messages: kafka-go counts messages, not bytes);
 //   - a fetch asks for up to B/64 bytes a partition (1–16 MiB). A broker
