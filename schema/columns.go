@@ -75,7 +75,7 @@ type Columns[R any] struct {
 type column[R any] interface {
 	add(r *R) error
 	drop() // the last row
-	values() any
+	slice(lo, hi int) any
 	reset()
 }
 
@@ -102,13 +102,17 @@ func (c *Columns[R]) Append(r *R) error {
 func (c *Columns[R]) Len() int { return c.n }
 
 // Values returns one slice per column, as clickhouse-go's batch Column(i).Append takes them.
-func (c *Columns[R]) Values() []any {
+func (c *Columns[R]) Values() []any { return c.Slice(0, c.n) }
+
+// Slice is Values for rows lo to hi-1, sharing the buffers' memory: a
+// batch can be sent in parts.
+func (c *Columns[R]) Slice(lo, hi int) []any {
 	if c.cols == nil {
 		c.cols = defOf[R]().newColumns()
 	}
 	out := make([]any, len(c.cols))
 	for i, col := range c.cols {
-		out[i] = col.values()
+		out[i] = col.slice(lo, hi)
 	}
 	return out
 }
@@ -199,9 +203,9 @@ func (c *col[R, V]) add(r *R) error {
 	return nil
 }
 
-func (c *col[R, V]) drop()       { c.v = c.v[:len(c.v)-1] }
-func (c *col[R, V]) values() any { return c.v }
-func (c *col[R, V]) reset()      { clear(c.v); c.v = c.v[:0] }
+func (c *col[R, V]) drop()                { c.v = c.v[:len(c.v)-1] }
+func (c *col[R, V]) slice(lo, hi int) any { return c.v[lo:hi:hi] }
+func (c *col[R, V]) reset()               { clear(c.v); c.v = c.v[:0] }
 
 // checkTime accepts what DateTime holds: whole seconds 0 to 2^32-1 since
 // the epoch (1970-01-01 to 2106-02-07).

@@ -18,10 +18,11 @@ const minMemoryBudget = 16 << 20
 //
 //   - a batch flushes once its records' values reach B/20 bytes (or
 //     BatchRows, or BatchAge). Two batches exist, one filling while the
-//     other is inserted, and inserting copies a batch into clickhouse-go's
-//     column buffers and encodes them, each growing by doubling: up to
-//     8 × B/20 in all (measured with 4 KiB records: peak RSS 216–247 MiB
-//     at B/16 of 256 MiB, 219 MiB at B/8 of 192 MiB);
+//     other is inserted;
+//   - an insert sends its batch in blocks of B/80 bytes: clickhouse-go
+//     copies a block into column buffers of its own (reused from block to
+//     block) and encodes it, so an insert adds about 4 × B/80 (buffers
+//     grow by doubling) instead of a copy of the whole batch;
 //   - the reader's queue holds B/16 worth of records of up to 16 KiB
 //     (clamped to 64–1000 messages: kafka-go counts messages, not bytes);
 //   - a fetch asks for up to B/64 bytes a partition (1–16 MiB). A broker
@@ -32,6 +33,7 @@ const minMemoryBudget = 16 << 20
 //     soft limit (SetMemoryLimit) makes the collector keep it there.
 type budget struct {
 	batchBytes    int
+	blockBytes    int
 	queue         int
 	fetchMaxBytes int
 }
@@ -42,6 +44,7 @@ const maxQueuedRecord = 16 << 10
 func newBudget(total int64) budget {
 	return budget{
 		batchBytes:    int(total / 20),
+		blockBytes:    int(total / 80),
 		queue:         int(min(max(total/16/maxQueuedRecord, 64), 1000)),
 		fetchMaxBytes: int(min(max(total/64, 1<<20), 16<<20)),
 	}
@@ -55,10 +58,18 @@ func newBudget(total int64) budget {
 // with 90% the RSS reached the budget).
 const memoryLimitRatio, budgetLimitRatio = 0.9, 0.8
 
+// gcPercent replaces the runtime's default GOGC=100 while SetMemoryLimit's
+// soft limit bounds the heap: the collector then runs when garbage reaches
+// four times the live heap, or at the limit, whichever comes first, instead
+// of at once the live heap. Measured on the sink benchmark (1M records,
+// uncompressed batches of 5,000): 10% less CPU, peak RSS 90 -> 195 MiB of
+// the default 256 MiB budget.
+const gcPercent = 400
+
 // SetMemoryLimit sets the Go runtime's soft memory limit for a process
 // whose work is a sink with the given memory budget, and returns the limit
-// and the one it replaced (to restore it when the sink runs inside another
-// program, as in tests):
+// and a function that restores what it replaced (when the sink runs inside
+// another program, as in tests):
 //
 //   - GOMEMLIMIT, when set, is left as the runtime applied it;
 //   - in a cgroup with a memory limit (a container, a systemd unit with
@@ -66,13 +77,16 @@ const memoryLimitRatio, budgetLimitRatio = 0.9, 0.8
 //   - otherwise 80% of the budget, so that the process's RSS, which adds
 //     the binary's pages to what the runtime counts, stays under the budget.
 //
+// Unless GOGC is set, it also sets the collector's target to gcPercent:
+// the limit, not the target, then bounds the heap.
+//
 // It logs a warning when a GOMEMLIMIT or cgroup limit leaves the budget
 // less room than that: the buffers would not fit, so lower the budget.
-func SetMemoryLimit(budget int64, log *slog.Logger) (limit, previous int64) {
+func SetMemoryLimit(budget int64, log *slog.Logger) (limit int64, restore func()) {
 	if log == nil {
 		log = slog.Default()
 	}
-	previous = debug.SetMemoryLimit(-1)
+	previous := debug.SetMemoryLimit(-1)
 	fromBudget := int64(float64(budget) * budgetLimitRatio)
 	source := "memory budget"
 	if env := os.Getenv("GOMEMLIMIT"); env != "" {
@@ -87,10 +101,27 @@ func SetMemoryLimit(budget int64, log *slog.Logger) (limit, previous int64) {
 		limit = fromBudget
 		debug.SetMemoryLimit(limit)
 	}
-	log.Debug("Go memory limit set", "limit_mib", limit>>20, "from", source, "memory_budget_mib", budget>>20)
+	restoreGC := func() {}
+	if os.Getenv("GOGC") == "" {
+		previousGC := debug.SetGCPercent(gcPercent)
+		restoreGC = func() { debug.SetGCPercent(previousGC) }
+	}
+	log.Debug("Go memory limit set", "limit_mib", limit>>20, "from", source, "memory_budget_mib", budget>>20, "gogc_set", os.Getenv("GOGC") != "")
 	if limit < fromBudget {
 		log.Warn("the memory limit leaves the sink's memory budget too little room: lower the budget to about 3/4 of the limit",
 			"limit_mib", limit>>20, "from", source, "memory_budget_mib", budget>>20)
 	}
-	return limit, previous
+	return limit, func() {
+		debug.SetMemoryLimit(previous)
+		restoreGC()
+	}
+}
+
+// blockRows is how many rows of b an insert sends per block: blockBytes
+// worth at b's mean record size.
+func (bu budget) blockRows(b *batch) int {
+	if b.bytes <= bu.blockBytes {
+		return max(b.records, 1)
+	}
+	return max(int(int64(b.records)*int64(bu.blockBytes)/int64(b.bytes)), 1)
 }

@@ -108,15 +108,30 @@ func (s *Sink) insert(ctx context.Context, t table, b *batch) error {
 	return fmt.Errorf("sink: insert %d rows into %s: %w", t.rows(b), t.name, err)
 }
 
+// insertOnce sends a table's rows as one INSERT in blocks of about
+// s.budget.blockBytes: clickhouse-go copies rows into column buffers of its
+// own, and sending them block by block (Flush) keeps that copy to a block,
+// in buffers it reuses, instead of a whole batch in buffers grown anew for
+// every insert. The server squashes the blocks of one INSERT into one part
+// (up to min_insert_block_size_rows, far above a batch).
 func (s *Sink) insertOnce(ctx context.Context, t table, b *batch) error {
 	bt, err := s.ch.PrepareBatch(syncInsert(ctx), t.query)
 	if err != nil {
 		return err
 	}
 	defer bt.Close()
-	for i, v := range t.values(b) {
-		if err := bt.Column(i).Append(v); err != nil {
-			return fmt.Errorf("column %s: %w", t.columns[i], err)
+	n, step := t.rows(b), s.budget.blockRows(b)
+	for lo := 0; lo < n; lo += step {
+		hi := min(lo+step, n)
+		for i, v := range t.values(b, lo, hi) {
+			if err := bt.Column(i).Append(v); err != nil {
+				return fmt.Errorf("column %s: %w", t.columns[i], err)
+			}
+		}
+		if hi < n {
+			if err := bt.Flush(); err != nil {
+				return err
+			}
 		}
 	}
 	return bt.Send()

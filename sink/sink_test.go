@@ -22,6 +22,7 @@ func TestSink(t *testing.T) {
 	t.Run("RebalanceLosesNothing", testRebalanceLosesNothing)
 	t.Run("DrainWithAnotherMember", testDrainWithAnotherMember)
 	t.Run("DrainWithDeadJoiningMember", testDrainWithDeadJoiningMember)
+	t.Run("BatchSentInBlocks", testBatchSentInBlocks)
 	t.Run("ClickHouseOutage", testClickHouseOutage) // last: restarts the server
 }
 

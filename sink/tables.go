@@ -13,7 +13,7 @@ type table struct {
 	columns []string
 	query   string
 	rows    func(b *batch) int
-	values  func(b *batch) []any
+	values  func(b *batch, lo, hi int) []any // rows lo to hi-1
 }
 
 // tables in insert order (schema.Tables). tokens and token_changes get the
@@ -27,13 +27,13 @@ var tables = func() []table {
 		}
 		switch st.RecordType {
 		case schema.TypeAuditEvent:
-			t.rows, t.values = func(b *batch) int { return b.audit.Len() }, func(b *batch) []any { return b.audit.Values() }
+			t.rows, t.values = func(b *batch) int { return b.audit.Len() }, func(b *batch, lo, hi int) []any { return b.audit.Slice(lo, hi) }
 		case schema.TypeToken:
-			t.rows, t.values = func(b *batch) int { return b.tokens.Len() }, func(b *batch) []any { return b.tokens.Values() }
+			t.rows, t.values = func(b *batch) int { return b.tokens.Len() }, func(b *batch, lo, hi int) []any { return b.tokens.Slice(lo, hi) }
 		case schema.TypeSettings:
-			t.rows, t.values = func(b *batch) int { return b.settings.Len() }, func(b *batch) []any { return b.settings.Values() }
+			t.rows, t.values = func(b *batch) int { return b.settings.Len() }, func(b *batch, lo, hi int) []any { return b.settings.Slice(lo, hi) }
 		case schema.TypeCoverage:
-			t.rows, t.values = func(b *batch) int { return b.coverage.Len() }, func(b *batch) []any { return b.coverage.Values() }
+			t.rows, t.values = func(b *batch) int { return b.coverage.Len() }, func(b *batch, lo, hi int) []any { return b.coverage.Slice(lo, hi) }
 		default:
 			panic("sink: no column buffer for record type " + st.RecordType)
 		}

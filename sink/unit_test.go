@@ -101,7 +101,7 @@ func TestInsertQueriesListColumns(t *testing.T) {
 		if q := tb.query; q != "INSERT INTO "+tb.name+" ("+strings.Join(tb.columns, ", ")+")" {
 			t.Errorf("%s: %s", tb.name, q)
 		}
-		if got := len(tb.values(&b)); got != len(tb.columns) {
+		if got := len(tb.values(&b, 0, 0)); got != len(tb.columns) {
 			t.Errorf("%s: %d value columns for %d names", tb.name, got, len(tb.columns))
 		}
 	}
@@ -112,10 +112,10 @@ func TestBudgetSizes(t *testing.T) {
 		total int64
 		want  budget
 	}{
-		{256 << 20, budget{batchBytes: (256 << 20) / 20, queue: 1000, fetchMaxBytes: 4 << 20}},
-		{64 << 20, budget{batchBytes: (64 << 20) / 20, queue: 256, fetchMaxBytes: 1 << 20}},
-		{minMemoryBudget, budget{batchBytes: minMemoryBudget / 20, queue: 64, fetchMaxBytes: 1 << 20}},
-		{4 << 30, budget{batchBytes: (4 << 30) / 20, queue: 1000, fetchMaxBytes: 16 << 20}},
+		{256 << 20, budget{batchBytes: (256 << 20) / 20, blockBytes: (256 << 20) / 80, queue: 1000, fetchMaxBytes: 4 << 20}},
+		{64 << 20, budget{batchBytes: (64 << 20) / 20, blockBytes: (64 << 20) / 80, queue: 256, fetchMaxBytes: 1 << 20}},
+		{minMemoryBudget, budget{batchBytes: minMemoryBudget / 20, blockBytes: minMemoryBudget / 80, queue: 64, fetchMaxBytes: 1 << 20}},
+		{4 << 30, budget{batchBytes: (4 << 30) / 20, blockBytes: (4 << 30) / 80, queue: 1000, fetchMaxBytes: 16 << 20}},
 	} {
 		if got := newBudget(tc.total); got != tc.want {
 			t.Errorf("newBudget(%d MiB) = %+v, want %+v", tc.total>>20, got, tc.want)

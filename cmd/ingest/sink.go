@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -92,8 +91,8 @@ func (c *SinkCmd) Run(ctx context.Context, g *Globals) error {
 	f := c.SinkFlags
 	f.Topics = c.TopicFlags
 	if f.sinkConfig(g).Validate() == nil { // else runSink names the flag
-		_, previous := sink.SetMemoryLimit(f.MemoryBudgetMiB<<20, g.Logger())
-		defer debug.SetMemoryLimit(previous)
+		_, restore := sink.SetMemoryLimit(f.MemoryBudgetMiB<<20, g.Logger())
+		defer restore()
 	}
 	return runSink(ctx, g, c.KafkaFlags, f, c.Once, nil, tel)
 }
