@@ -262,25 +262,24 @@ func (df *def[R]) scan(d *Decoder, data []byte, i int, r *R) bool {
 	df.env(r).RecordType = df.typ
 	next := 1 // the field expected next
 	for {
-		i = skipSpace(data, i)
-		if i >= len(data) {
-			return false
-		}
-		if data[i] == '}' {
-			i++
-			break
-		}
-		if data[i] != ',' {
-			return false
-		}
-		// The key and its colon: usually the next field's, written as
-		// Marshal writes it (a name has neither quotes nor escapes, so
-		// the bytes match only that key).
-		j, k := skipSpace(data, i+1), next
+		// Usually the next field's comma, key and colon, as Marshal
+		// writes them (a name has neither quotes nor escapes, so the
+		// bytes match only that key).
+		j, k := i, next
 		if k < len(df.fields) && len(data)-j > len(df.fields[k].key) && string(data[j:j+len(df.fields[k].key)]) == df.fields[k].key {
 			j += len(df.fields[k].key)
 		} else {
-			key, end, ok := scanString(data, j)
+			if i = skipSpace(data, i); i >= len(data) {
+				return false
+			}
+			if data[i] == '}' {
+				i++
+				break
+			}
+			if data[i] != ',' {
+				return false
+			}
+			key, end, ok := scanString(data, skipSpace(data, i+1))
 			if !ok {
 				return false
 			}

@@ -43,10 +43,11 @@ func (c Coverage) MarshalJSON() ([]byte, error) { return Marshal(&c) }
 func (df *def[R]) appendJSON(b []byte, r *R) []byte {
 	b = append(b, '{')
 	for i, f := range df.fields {
-		if i > 0 {
-			b = append(b, ',')
+		if i == 0 {
+			b = append(b, f.key[1:]...) // no comma
+		} else {
+			b = append(b, f.key...)
 		}
-		b = append(b, f.key...)
 		switch p := f.ptr(r).(type) {
 		case *string:
 			if f.null && *p == "" {

@@ -22,7 +22,7 @@ import (
 //	*int64       JSON integer (a count)      ClickHouse Int64
 type field[R any] struct {
 	name   string // JSON name, from the struct tag
-	key    string // `"name":`, the key and its colon as Marshal writes them
+	key    string // `,"name":`: as Marshal writes the key after another field
 	ptr    func(r *R) any
 	stored bool   // has a ClickHouse column
 	column string // its name: the field's, unless as says otherwise
@@ -151,7 +151,7 @@ func newDef[R any](typ string, env func(r *R) *Envelope, check func(r *R) error,
 			panic(fmt.Sprintf("schema: %s.%s has a type the schema does not map", typ, name))
 		}
 		f.off = addr - uintptr(unsafe.Pointer(&zero))
-		f.name, f.key = name, `"`+name+`":`
+		f.name, f.key = name, `,"`+name+`":`
 		if f.stored && f.column == "" {
 			f.column = name
 		}
