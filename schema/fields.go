@@ -30,7 +30,8 @@ type field[R any] struct {
 	null   bool   // a string whose "" is JSON null (ClickHouse keeps '')
 	slot   int    // an interned field's index in Decoder.last
 	// kind and off are ptr's type and the field's offset in R, so that
-	// the decoder's fast path reaches the field without calling ptr.
+	// the decoder's fast path and Columns reach the field without
+	// calling ptr (at).
 	kind kind
 	off  uintptr
 }
