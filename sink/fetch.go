@@ -32,6 +32,9 @@ type partition struct {
 	batch    *batch // the batch holding our commit entry,
 	seq      uint64 // at this batch.seq,
 	idx      int    // at this index of batch.commits
+	// target is, in a drain, the end offset seen at start until a record
+	// reaches it, then 0.
+	target int64
 }
 
 // fetcher is the fetch loop: it reads messages, decodes them into the
@@ -52,6 +55,11 @@ type fetcher struct {
 	// rejoin asks for a new group member once the batches in flight are
 	// flushed (Drain, when the group's commits stall).
 	rejoin <-chan struct{}
+	// targets are Drain's end offsets; unfetched counts those no record
+	// reached yet. The record that reaches the last one ends its batch at
+	// once, without waiting idle for records that will not come.
+	targets   map[topicPartition]int64
+	unfetched int
 }
 
 func newFetcher(p *pipeline, topics []string) *fetcher {
@@ -113,8 +121,8 @@ func (f *fetcher) loop(ctx context.Context) error {
 				wait.reset() // from "wait for a record" to "wait until the batch is due"
 			}
 		}
-		f.add(cur, msg)
-		if cur.records < f.rows && cur.bytes < f.bytes {
+		last := f.add(cur, msg)
+		if cur.records < f.rows && cur.bytes < f.bytes && !last {
 			continue
 		}
 		wait.reset()
@@ -185,10 +193,16 @@ func (w *waiter) reset() {
 	*w = waiter{}
 }
 
-// add decodes one message into the batch, or makes it a dead letter.
-func (f *fetcher) add(b *batch, msg kafka.Message) {
+// add decodes one message into the batch, or makes it a dead letter. It
+// reports whether the message reached the last of the drain's targets.
+func (f *fetcher) add(b *batch, msg kafka.Message) (last bool) {
 	s := f.p.s
 	ps := f.partition(msg.Topic, msg.Partition)
+	if ps.target > 0 && msg.Offset+1 >= ps.target {
+		ps.target = 0
+		f.unfetched--
+		last = f.unfetched == 0
+	}
 	ps.records.Inc()
 	s.m.inFlight.Inc()
 	s.stats.records.Add(1)
@@ -211,6 +225,7 @@ func (f *fetcher) add(b *batch, msg kafka.Message) {
 		s.log.Warn("dead-lettering a record", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
 		b.deadLetters = append(b.deadLetters, deadLetterFor(msg, err))
 	}
+	return last
 }
 
 func (f *fetcher) partition(topic string, part int) *partition {
@@ -221,7 +236,7 @@ func (f *fetcher) partition(topic string, part int) *partition {
 	ps, ok := f.parts[tp]
 	if !ok {
 		ps = &partition{topicPartition: tp, wantType: f.p.s.topicType[topic],
-			records: f.p.s.m.records.WithLabelValues(topic)}
+			records: f.p.s.m.records.WithLabelValues(topic), target: f.targets[tp]}
 		f.parts[tp] = ps
 	}
 	f.last = ps

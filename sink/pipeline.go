@@ -85,6 +85,7 @@ func (s *Sink) runPipeline(ctx context.Context, client *kafka.Client, topics []s
 			w.watch(fetchCtx, p.committed, cancelFetch)
 		}()
 		f.idle, f.rejoin = drainIdle, w.rejoin
+		f.targets, f.unfetched = w.targets, len(w.targets)
 	}
 	if drainAt != nil {
 		watched := make(chan struct{})
