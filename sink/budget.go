@@ -16,7 +16,7 @@ const minMemoryBudget = 16 << 20
 
 // budget is how the sink's buffers divide Config.MemoryBudget (B):
 //
-//   - a batch flushes once its records' values reach B/20 bytes (or
+//   - a batch flushes once its records' values reach B/10 bytes (or
 //     BatchRows, or BatchAge). Two batches exist, one filling while the
 //     other is inserted;
 //   - an insert sends its batch in blocks of B/80 bytes: clickhouse-go
@@ -43,7 +43,7 @@ const maxQueuedRecord = 16 << 10
 
 func newBudget(total int64) budget {
 	return budget{
-		batchBytes:    int(total / 20),
+		batchBytes:    int(total / 10),
 		blockBytes:    int(total / 80),
 		queue:         int(min(max(total/16/maxQueuedRecord, 64), 1000)),
 		fetchMaxBytes: int(min(max(total/64, 1<<20), 16<<20)),

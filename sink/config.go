@@ -21,7 +21,7 @@ type Config struct {
 	// Topics are the topics read and the dead-letter topic.
 	Topics Topics
 
-	// BatchRows flushes a batch when it holds this many records; default 50,000.
+	// BatchRows flushes a batch when it holds this many records; default 100,000.
 	BatchRows int
 	// BatchAge flushes a batch this long after its first record; default 2s.
 	BatchAge time.Duration
@@ -88,7 +88,7 @@ func DefaultConfiguration() Config {
 		Kafka:             kafkaconn.DefaultConfiguration(),
 		Group:             "tokentrail-sink",
 		Topics:            DefaultTopics(),
-		BatchRows:         50_000,
+		BatchRows:         100_000,
 		BatchAge:          2 * time.Second,
 		MemoryBudget:      256 << 20,
 		FetchMaxWait:      time.Second,

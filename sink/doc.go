@@ -4,7 +4,7 @@
 // topics. A fetch loop decodes records into column buffers; a flush loop
 // inserts each batch (one PrepareBatch per table, explicit column lists)
 // and then commits the batch's offsets. A batch is handed off when it holds
-// Config.BatchRows records, or 1/20 of Config.MemoryBudget in record bytes,
+// Config.BatchRows records, or 1/10 of Config.MemoryBudget in record bytes,
 // or is Config.BatchAge old. Only two batches exist, so when ClickHouse is
 // slow or down the fetch loop waits for a free batch, the reader's bounded
 // queue fills, and fetching stops: memory stays bounded by the budget

@@ -22,7 +22,7 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Group != "tokentrail-sink" || cfg.BatchRows != 50_000 || cfg.BatchAge != 2*time.Second || cfg.Topics != DefaultTopics() {
+	if cfg.Group != "tokentrail-sink" || cfg.BatchRows != 100_000 || cfg.BatchAge != 2*time.Second || cfg.Topics != DefaultTopics() {
 		t.Errorf("defaults: %+v", cfg)
 	}
 	for key, mod := range map[string]func(*Config){
@@ -112,10 +112,10 @@ func TestBudgetSizes(t *testing.T) {
 		total int64
 		want  budget
 	}{
-		{256 << 20, budget{batchBytes: (256 << 20) / 20, blockBytes: (256 << 20) / 80, queue: 1000, fetchMaxBytes: 4 << 20}},
-		{64 << 20, budget{batchBytes: (64 << 20) / 20, blockBytes: (64 << 20) / 80, queue: 256, fetchMaxBytes: 1 << 20}},
-		{minMemoryBudget, budget{batchBytes: minMemoryBudget / 20, blockBytes: minMemoryBudget / 80, queue: 64, fetchMaxBytes: 1 << 20}},
-		{4 << 30, budget{batchBytes: (4 << 30) / 20, blockBytes: (4 << 30) / 80, queue: 1000, fetchMaxBytes: 16 << 20}},
+		{256 << 20, budget{batchBytes: (256 << 20) / 10, blockBytes: (256 << 20) / 80, queue: 1000, fetchMaxBytes: 4 << 20}},
+		{64 << 20, budget{batchBytes: (64 << 20) / 10, blockBytes: (64 << 20) / 80, queue: 256, fetchMaxBytes: 1 << 20}},
+		{minMemoryBudget, budget{batchBytes: minMemoryBudget / 10, blockBytes: minMemoryBudget / 80, queue: 64, fetchMaxBytes: 1 << 20}},
+		{4 << 30, budget{batchBytes: (4 << 30) / 10, blockBytes: (4 << 30) / 80, queue: 1000, fetchMaxBytes: 16 << 20}},
 	} {
 		if got := newBudget(tc.total); got != tc.want {
 			t.Errorf("newBudget(%d MiB) = %+v, want %+v", tc.total>>20, got, tc.want)

@@ -15,8 +15,8 @@ import (
 // While 1,000,000 records of 512 bytes wait in Kafka, ClickHouse goes down
 // for a minute under a draining `ingest sink --once` at its default
 // settings: the sink's peak RSS stays under its memory budget, it fetches
-// no more than its two batches ahead of ClickHouse, each bounded by 1/20 of
-// the budget in bytes (at 50,000 records a batch, the row bound alone,
+// no more than its two batches ahead of ClickHouse, each bounded by 1/10 of
+// the budget in bytes (at 100,000 records a batch, the row bound alone,
 // twice as many would wait in memory), and once the server is back it
 // drains everything and exits 0.
 func TestSinkMemoryBoundWhileClickHouseDown(t *testing.T) {
@@ -75,8 +75,8 @@ func TestSinkMemoryBoundWhileClickHouseDown(t *testing.T) {
 		t.Errorf("peak RSS %d MiB, want under the %d MiB budget", max(hwm, hwmDown)>>20, budget>>20)
 	}
 	// Two batches at most were fetched ahead of the inserts, each flushed
-	// once its records reach budget/20 bytes (docs/design.md).
-	perBatch := float64(budget/20/size + 1)
+	// once its records reach budget/10 bytes (docs/design.md).
+	perBatch := float64(budget/10/size + 1)
 	if ahead := fetched - inserted; ahead > 2*perBatch {
 		t.Errorf("%.0f records of %d bytes fetched ahead of ClickHouse during the outage, want at most two batches of %.0f", ahead, size, perBatch)
 	}
