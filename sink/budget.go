@@ -1,7 +1,6 @@
 package sink
 
 import (
-	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -52,8 +51,8 @@ func newBudget(total int64) budget {
 
 // memoryLimitRatio is the share of a cgroup's memory limit given to the Go
 // runtime's soft limit; the rest covers memory the runtime does not count
-// (the binary's pages). budgetLimitRatio is the share of the budget, when
-// no limit is known: the sink's own buffers take up to 3/8 of it, and the
+// (the binary's pages). budgetLimitRatio is the share of the budget: the
+// sink's own buffers take up to 2/5 of it, and the
 // collector keeps the heap, garbage included, under the rest (measured:
 // with 90% the RSS reached the budget).
 const memoryLimitRatio, budgetLimitRatio = 0.9, 0.8
@@ -72,10 +71,11 @@ const gcPercent = 400
 // another program, as in tests):
 //
 //   - GOMEMLIMIT, when set, is left as the runtime applied it;
-//   - in a cgroup with a memory limit (a container, a systemd unit with
-//     MemoryMax=), 90% of that limit (KimMachineGun/automemlimit);
 //   - otherwise 80% of the budget, so that the process's RSS, which adds
-//     the binary's pages to what the runtime counts, stays under the budget.
+//     the binary's pages to what the runtime counts, stays under the budget;
+//     in a cgroup with a memory limit (a container, a systemd unit with
+//     MemoryMax=), 90% of that limit (KimMachineGun/automemlimit) when it
+//     is lower.
 //
 // Unless GOGC is set, it also sets the collector's target to gcPercent:
 // the limit, not the target, then bounds the heap.
@@ -87,18 +87,15 @@ func SetMemoryLimit(budget int64, log *slog.Logger) (limit int64, restore func()
 		log = slog.Default()
 	}
 	previous := debug.SetMemoryLimit(-1)
-	fromBudget := int64(float64(budget) * budgetLimitRatio)
-	source := "memory budget"
+	source := "GOMEMLIMIT"
 	if env := os.Getenv("GOMEMLIMIT"); env != "" {
-		limit, source = previous, "GOMEMLIMIT"
-	} else if l, err := memlimit.Set(memlimit.WithProvider(memlimit.FromCgroup), memlimit.WithRatio(memoryLimitRatio),
-		memlimit.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))); err == nil && l > 0 && l < math.MaxInt64 {
-		limit, source = l, "cgroup"
+		limit = previous
 	} else {
+		cgroup, err := memlimit.FromCgroup()
 		if err != nil {
 			log.Debug("no cgroup memory limit", "err", err)
 		}
-		limit = fromBudget
+		limit, source = softLimit(budget, cgroup)
 		debug.SetMemoryLimit(limit)
 	}
 	restoreGC := func() {}
@@ -107,7 +104,7 @@ func SetMemoryLimit(budget int64, log *slog.Logger) (limit int64, restore func()
 		restoreGC = func() { debug.SetGCPercent(previousGC) }
 	}
 	log.Debug("Go memory limit set", "limit_mib", limit>>20, "from", source, "memory_budget_mib", budget>>20, "gogc_set", os.Getenv("GOGC") != "")
-	if limit < fromBudget {
+	if limit < int64(float64(budget)*budgetLimitRatio) {
 		log.Warn("the memory limit leaves the sink's memory budget too little room: lower the budget to about 3/4 of the limit",
 			"limit_mib", limit>>20, "from", source, "memory_budget_mib", budget>>20)
 	}
@@ -115,6 +112,20 @@ func SetMemoryLimit(budget int64, log *slog.Logger) (limit int64, restore func()
 		debug.SetMemoryLimit(previous)
 		restoreGC()
 	}
+}
+
+// softLimit is the runtime's soft limit for a budget and a cgroup memory
+// limit (0: none): 80% of the budget, or 90% of the cgroup's limit when
+// that is lower. A larger cgroup does not raise it: the sink's memory is
+// bounded by its own budget.
+func softLimit(budget int64, cgroup uint64) (int64, string) {
+	fromBudget := int64(float64(budget) * budgetLimitRatio)
+	if cgroup > 0 && cgroup < math.MaxInt64 {
+		if l := int64(float64(cgroup) * memoryLimitRatio); l < fromBudget {
+			return l, "cgroup"
+		}
+	}
+	return fromBudget, "memory budget"
 }
 
 // blockRows is how many rows of b an insert sends per block: blockBytes

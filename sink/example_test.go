@@ -38,11 +38,12 @@ func Example() {
 }
 
 // A process whose work is a sink sets the Go runtime's soft memory limit
-// from its environment (GOMEMLIMIT, else the cgroup's limit) or its budget
-// before it starts the sink. It changes the process's runtime settings, so
+// from its budget (or GOMEMLIMIT, or a tighter cgroup limit) before it
+// starts the sink, and restores it when the sink is done. It changes the process's runtime settings, so
 // it is compiled but not run.
 func ExampleSetMemoryLimit() {
 	cfg := sink.DefaultConfiguration()
-	limit, _ := sink.SetMemoryLimit(cfg.MemoryBudget, slog.Default())
+	limit, restore := sink.SetMemoryLimit(cfg.MemoryBudget, slog.Default())
+	defer restore()
 	slog.Info("memory", "limit_mib", limit>>20, "budget_mib", cfg.MemoryBudget>>20)
 }

@@ -122,3 +122,24 @@ func TestBudgetSizes(t *testing.T) {
 		}
 	}
 }
+
+func TestSoftLimit(t *testing.T) {
+	const budget = 256 << 20
+	for _, tc := range []struct {
+		cgroup uint64
+		want   int64
+		source string
+	}{
+		{0, budget * 8 / 10, "memory budget"},                   // no cgroup limit
+		{9223372036854771712, budget * 8 / 10, "memory budget"}, // cgroup v1's "unlimited"
+		{2 << 30, budget * 8 / 10, "memory budget"},             // a larger container does not raise it
+		{320 << 20, budget * 8 / 10, "memory budget"},           // deploy/'s 320 MiB: 288 MiB > 204.8 MiB
+		{200 << 20, 200 << 20 * 9 / 10, "cgroup"},               // a tighter container lowers it
+		{64 << 20, 64 << 20 * 9 / 10, "cgroup"},
+	} {
+		got, source := softLimit(budget, tc.cgroup)
+		if got != tc.want || source != tc.source {
+			t.Errorf("softLimit(256 MiB, cgroup %d) = %d (%s), want %d (%s)", tc.cgroup, got, source, tc.want, tc.source)
+		}
+	}
+}

@@ -60,7 +60,7 @@ type SinkFlags struct {
 	Group                  string        `help:"Kafka consumer group; sinks in one group share the partitions." default:"${group}" env:"TOKENTRAIL_SINK_GROUP"`
 	BatchRows              int           `help:"Flush a batch when it holds this many records." default:"${batch_rows}" env:"TOKENTRAIL_SINK_BATCH_ROWS"`
 	BatchAge               time.Duration `help:"Flush a batch this long after its first record." default:"${batch_age}" env:"TOKENTRAIL_SINK_BATCH_AGE"`
-	MemoryBudgetMiB        int64         `name:"memory-budget-mib" help:"Memory the sink sizes its buffers from, in MiB: a batch also flushes at 1/10 of it (docs/design.md). Without GOMEMLIMIT or a cgroup memory limit, it is also the Go runtime's soft limit." default:"${memory_budget_mib}" env:"TOKENTRAIL_SINK_MEMORY_BUDGET_MIB"`
+	MemoryBudgetMiB        int64         `name:"memory-budget-mib" help:"Memory the sink sizes its buffers from, in MiB: a batch also flushes at 1/10 of it (docs/design.md). Unless GOMEMLIMIT is set, it also sets the Go runtime's soft limit: 80% of it, or 90% of a lower cgroup memory limit." default:"${memory_budget_mib}" env:"TOKENTRAIL_SINK_MEMORY_BUDGET_MIB"`
 	DLQTopic               string        `name:"dlq-topic" help:"Dead-letter topic for records that cannot be decoded or validated." default:"${dlq_topic}" env:"TOKENTRAIL_DLQ_TOPIC"`
 	Migrate                bool          `help:"Apply the ClickHouse schema at start (default; --no-migrate leaves it to ingest migrate)." default:"true" negatable:"" env:"TOKENTRAIL_SINK_MIGRATE"`
 	Cluster                string        `help:"ClickHouse cluster: the schema is created ON CLUSTER with Replicated and Distributed tables (empty: one server)." env:"CLICKHOUSE_CLUSTER" placeholder:"NAME"`
