@@ -112,8 +112,12 @@ func (s *Sink) insert(ctx context.Context, t table, b *batch) error {
 // s.budget.blockBytes: clickhouse-go copies rows into column buffers of its
 // own, and sending them block by block (Flush) keeps that copy to a block,
 // in buffers it reuses, instead of a whole batch in buffers grown anew for
-// every insert. The server squashes the blocks of one INSERT into one part
-// (up to min_insert_block_size_rows, far above a batch).
+// every insert. Into a plain table the server squashes the blocks of one
+// INSERT into one part (up to min_insert_block_size_rows, far above a
+// batch). A synchronous insert into a Distributed table is not squashed
+// where it is received, but each shard's own insert of its share is: on
+// the cluster test, a batch sent in four blocks left as many parts per
+// shard as one sent whole.
 func (s *Sink) insertOnce(ctx context.Context, t table, b *batch) error {
 	bt, err := s.ch.PrepareBatch(syncInsert(ctx), t.query)
 	if err != nil {

@@ -113,9 +113,11 @@ func one[T any](t testing.TB, conn driver.Conn, q string, args ...any) T {
 // The pipeline's output equals the emulator's truth, read through one node
 // of each shard: every audit event once in the whole cluster, no id on two
 // shards, and every token's current state; the Distributed tables show the
-// same.
+// same. The smallest memory budget makes each 2,000-record batch (~0.7 MB)
+// go as several blocks of 200 KiB in one INSERT into the Distributed
+// tables.
 func testClusterPipeline(t *testing.T, e *clusterEnv, db string) {
-	e.sinkOnce(t, e.sinkArgs(db, "cluster"))
+	e.sinkOnce(t, e.sinkArgs(db, "cluster", "--memory-budget-mib", "16"))
 	e.c.WaitReplicated(t, db)
 	seen := map[string]int{}
 	perShard := []int{}

@@ -45,7 +45,8 @@ import (
 //   - insert: the same rows inserted by `clickhouse-client --query "INSERT
 //     INTO audit_events (...) FORMAT JSONEachRow"`, the server's own rate;
 //   - sink: the whole `ingest sink --once` child process (start, migrate,
-//     group join, drain, commit, exit) and its peak RSS (VmHWM).
+//     group join, drain, commit, exit), its peak RSS (VmHWM) and CPU, and
+//     the CPU the server and this process (kfake) used meanwhile.
 //
 // Each shape runs the three at least three times (-benchtime Nx for more)
 // and reports the fastest of each. TOKENTRAIL_BENCH_RECORDS overrides
@@ -94,9 +95,14 @@ func BenchmarkSink(b *testing.B) {
 				read := bareRead(b, brokers, fmt.Sprintf("bench-read-%d", i), n)
 				insert := clientInsert(b, chClient, ch, rows)
 				e.db = ch.NewDatabase()
+				// The other work on the two cores while the sink runs: the
+				// server's inserts and merges, and kfake in this process.
+				srv0, self0 := ch.CPU(), selfCPU()
 				sink, hwm := sinkOnce(b, bin, []string{"sink", "--once", "--kafka-brokers", brokers[0],
 					"--clickhouse-dsn", ch.DSN(e.db), "--group", fmt.Sprintf("bench-sink-%d", i),
 					"--log-level", cmp.Or(os.Getenv("BENCH_LOG_LEVEL"), "warn")})
+				b.Logf("while the sink ran: clickhouse-server %v CPU, this process (kfake and the RSS poll) %v CPU",
+					(ch.CPU() - srv0).Round(10*time.Millisecond), (selfCPU() - self0).Round(time.Millisecond))
 				if got := e.count("SELECT count() FROM audit_events FINAL"); got != uint64(n) {
 					b.Fatalf("the sink inserted %d distinct rows, want %d", got, n)
 				}
@@ -374,4 +380,13 @@ func writeJSONEachRow(b *testing.B, path string, n int, gen func(int) kafka.Mess
 	if err := w.Flush(); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// selfCPU is the user and system CPU time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -151,6 +151,9 @@ func (s *Server) Start() error {
 // Kill stops the server with SIGKILL (data stays for a later Start).
 func (s *Server) Kill() { s.proc.Kill(s.Addr) }
 
+// CPU is the CPU time the server has used since it started.
+func (s *Server) CPU() time.Duration { return s.proc.CPU() }
+
 // DSN returns a clickhouse:// DSN for database db.
 func (s *Server) DSN(db string) string {
 	return fmt.Sprintf("clickhouse://default:@%s/%s?dial_timeout=5s&read_timeout=60s", s.Addr, db)
