@@ -21,11 +21,11 @@ type batch struct {
 	coverage schema.Columns[schema.Coverage]
 
 	deadLetters []deadLetter
-	commits     []kafka.Message // topic, partition and offset only
-	records     int             // records fetched into this batch
-	bytes       int             // their values' bytes
-	started     time.Time       // when the first record arrived
-	seq         uint64          // bumped by reset
+	commits     []offset  // each partition's last record
+	records     int       // records fetched into this batch
+	bytes       int       // their values' bytes
+	started     time.Time // when the first record arrived
+	seq         uint64    // bumped by reset
 }
 
 type deadLetter struct {

@@ -22,30 +22,30 @@ const minMemoryBudget = 16 << 20
 //     copies a block into column buffers of its own (reused from block to
 //     block) and encodes it, so an insert adds about 4 × B/80 (buffers
 //     grow by doubling) instead of a copy of the whole batch;
-//   - the reader's queue holds B/16 worth of records of up to 16 KiB
-//     (clamped to 64–1000 messages: kafka-go counts messages, not bytes);
-//   - a fetch asks for up to B/64 bytes a partition (1–16 MiB). A broker
-//     returns at least one whole record batch however large (Kafka's
-//     message.max.bytes, 1 MiB by default, caps it), and kafka-go
-//     decompresses a compressed batch whole, one per partition;
+//   - a fetch asks the brokers for what decodes to about B/32 bytes (at
+//     most 64 MiB)
+//     (fetchSizer: the request shrinks by the compression ratio seen), and
+//     the Kafka client holds at most maxBufferedFetches of them besides
+//     the one the fetch loop works through: 3 × B/32. A broker returns at
+//     least one whole record batch however large (Kafka's
+//     message.max.bytes, 1 MiB by default, caps it);
 //   - the rest is headroom for garbage not collected yet: the runtime's
 //     soft limit (SetMemoryLimit) makes the collector keep it there.
 type budget struct {
-	batchBytes    int
-	blockBytes    int
-	queue         int
-	fetchMaxBytes int
+	batchBytes int
+	blockBytes int
+	fetchBytes int
 }
 
-// maxQueuedRecord is the record size the queue's share assumes.
-const maxQueuedRecord = 16 << 10
+// maxFetchBytes caps budget.fetchBytes below franz-go's largest response
+// (BrokerMaxReadBytes, 100 MiB by default).
+const maxFetchBytes = 64 << 20
 
 func newBudget(total int64) budget {
 	return budget{
-		batchBytes:    int(total / 10),
-		blockBytes:    int(total / 80),
-		queue:         int(min(max(total/16/maxQueuedRecord, 64), 1000)),
-		fetchMaxBytes: int(min(max(total/64, 1<<20), 16<<20)),
+		batchBytes: int(total / 10),
+		blockBytes: int(total / 80),
+		fetchBytes: int(min(total/32, maxFetchBytes)),
 	}
 }
 

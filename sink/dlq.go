@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,29 +10,31 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tokentrail/tokentrail/schema"
 )
 
-// deadLetterFor copies a rejected message for the dead-letter topic: same
+// deadLetterFor copies a rejected record for the dead-letter topic: same
 // key, value and headers, plus headers naming the source and the error
-// (replacing those of an earlier dead-lettering, if any).
-func deadLetterFor(m kafka.Message, err error) deadLetter {
-	headers := make([]kafka.Header, 0, len(m.Headers)+4)
-	for _, h := range m.Headers {
+// (replacing those of an earlier dead-lettering, if any). It copies the
+// bytes: a record's key and value point into a whole fetched buffer.
+func deadLetterFor(r *kgo.Record, err error) deadLetter {
+	headers := make([]kafka.Header, 0, len(r.Headers)+4)
+	for _, h := range r.Headers {
 		if !strings.HasPrefix(h.Key, "dlq_") {
-			headers = append(headers, h)
+			headers = append(headers, kafka.Header{Key: h.Key, Value: bytes.Clone(h.Value)})
 		}
 	}
 	headers = append(headers,
-		kafka.Header{Key: schema.HeaderDLQTopic, Value: []byte(m.Topic)},
-		kafka.Header{Key: schema.HeaderDLQPartition, Value: []byte(strconv.Itoa(m.Partition))},
-		kafka.Header{Key: schema.HeaderDLQOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
+		kafka.Header{Key: schema.HeaderDLQTopic, Value: []byte(r.Topic)},
+		kafka.Header{Key: schema.HeaderDLQPartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
+		kafka.Header{Key: schema.HeaderDLQOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
 		kafka.Header{Key: schema.HeaderDLQError, Value: []byte(err.Error())},
 	)
 	return deadLetter{
-		msg:    kafka.Message{Key: m.Key, Value: m.Value, Headers: headers},
-		topic:  m.Topic,
+		msg:    kafka.Message{Key: bytes.Clone(r.Key), Value: bytes.Clone(r.Value), Headers: headers},
+		topic:  r.Topic,
 		reason: reason(err),
 	}
 }

@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/segmentio/kafka-go"
 	"github.com/sethvargo/go-retry"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tokentrail/tokentrail/schema"
 )
@@ -46,6 +45,10 @@ type fetcher struct {
 	dec    schema.Decoder
 	parts  map[topicPartition]*partition
 	last   *partition
+	// pending are the records of the last poll; next is the first not
+	// taken.
+	pending []*kgo.Record
+	next    int
 
 	rows, bytes int
 	age         time.Duration
@@ -72,7 +75,7 @@ func newFetcher(p *pipeline, topics []string) *fetcher {
 func (f *fetcher) loop(ctx context.Context) error {
 	p := f.p
 	cur := <-p.free
-	var wait waiter // the current FetchMessage deadline
+	var wait waiter // the current poll deadline
 	defer wait.reset()
 	seen := 0 // records in cur when the idle wait started
 	for {
@@ -93,7 +96,7 @@ func (f *fetcher) loop(ctx context.Context) error {
 				wait.ctx, wait.cancel = context.WithDeadline(ctx, deadline)
 			}
 		}
-		msg, err := f.fetch(ctx, wait.ctx)
+		rec, err := f.fetch(ctx, wait.ctx)
 		if err != nil {
 			wait.reset()
 			switch {
@@ -109,8 +112,8 @@ func (f *fetcher) loop(ctx context.Context) error {
 					return nil // the flush error is the run's
 				}
 				continue
-			case errors.Is(err, io.EOF):
-				return fmt.Errorf("sink: Kafka reader closed: %w", err)
+			case errors.Is(err, errClosed):
+				return err
 			default:
 				return fmt.Errorf("sink: fetch from Kafka: %w", err)
 			}
@@ -121,7 +124,7 @@ func (f *fetcher) loop(ctx context.Context) error {
 				wait.reset() // from "wait for a record" to "wait until the batch is due"
 			}
 		}
-		last := f.add(cur, msg)
+		last := f.add(cur, rec)
 		if cur.records < f.rows && cur.bytes < f.bytes && !last {
 			continue
 		}
@@ -132,35 +135,44 @@ func (f *fetcher) loop(ctx context.Context) error {
 	}
 }
 
-// fetch returns the next message. Kafka errors other than the reader being
-// closed are retried with backoff (go-retry) until they pass or ctx is
-// done; wait's deadline ends a fetch without an error of Kafka's.
-func (f *fetcher) fetch(ctx, wait context.Context) (kafka.Message, error) {
-	msg, err := f.p.reader.FetchMessage(wait)
-	if final(ctx, err) {
-		return msg, err
-	}
-	s := f.p.s
-	attempt := 0
-	backoff := retry.WithCappedDuration(5*time.Second, retry.NewExponential(100*time.Millisecond))
-	err = retry.Do(ctx, backoff, func(context.Context) error {
-		attempt++
-		s.m.retries.WithLabelValues("fetch").Inc()
-		s.log.Warn("fetching from Kafka failed; retrying", "err", err, "attempt", attempt)
-		if msg, err = f.p.reader.FetchMessage(wait); final(ctx, err) {
-			return err
+// fetch returns the next record, polling when the last poll's are taken.
+// Kafka errors are retried with backoff (go-retry) until they pass or ctx
+// is done; wait's deadline ends a poll without an error of Kafka's.
+func (f *fetcher) fetch(ctx, wait context.Context) (*kgo.Record, error) {
+	for f.next == len(f.pending) {
+		clear(f.pending) // let the fetched buffers go
+		f.pending, f.next = f.pending[:0], 0
+		var err error
+		f.pending, err = f.p.consumer.poll(wait, f.pending)
+		if !final(ctx, err) {
+			s := f.p.s
+			attempt := 0
+			backoff := retry.WithCappedDuration(5*time.Second, retry.NewExponential(100*time.Millisecond))
+			err = retry.Do(ctx, backoff, func(context.Context) error {
+				attempt++
+				s.m.retries.WithLabelValues("fetch").Inc()
+				s.log.Warn("fetching from Kafka failed; retrying", "err", err, "attempt", attempt)
+				if f.pending, err = f.p.consumer.poll(wait, f.pending); final(ctx, err) {
+					return err
+				}
+				return retry.RetryableError(err)
+			})
 		}
-		return retry.RetryableError(err)
-	})
-	return msg, err
+		if err != nil {
+			return nil, err
+		}
+	}
+	r := f.pending[f.next]
+	f.next++
+	return r, nil
 }
 
-// final reports whether a FetchMessage error is not Kafka's to retry.
+// final reports whether a poll error is not Kafka's to retry.
 func final(ctx context.Context, err error) bool {
-	return err == nil || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF)
+	return err == nil || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errClosed)
 }
 
-// maybeRejoin replaces the reader by a new member of the group when the
+// maybeRejoin replaces the consumer by a new member of the group when the
 // drain watcher asked for it, once the batches in flight are flushed and
 // committed by the old one. It runs after a hand-off, when the fetch loop
 // holds an empty batch.
@@ -174,12 +186,18 @@ func (f *fetcher) maybeRejoin() error {
 	if err := p.waitFlushed(); err != nil {
 		return err
 	}
-	p.s.closeReader(p.reader)
-	p.reader = p.s.newReader(f.topics, true)
+	p.consumer.close()
+	clear(f.pending) // fetched by the old member
+	f.pending, f.next = f.pending[:0], 0
+	c, err := p.s.newConsumer(f.topics, true)
+	if err != nil {
+		return err
+	}
+	p.consumer = c
 	return nil
 }
 
-// waiter is a context for FetchMessage, replaced when what it waits for
+// waiter is a context for a poll, replaced when what it waits for
 // changes.
 type waiter struct {
 	ctx    context.Context
@@ -193,12 +211,12 @@ func (w *waiter) reset() {
 	*w = waiter{}
 }
 
-// add decodes one message into the batch, or makes it a dead letter. It
-// reports whether the message reached the last of the drain's targets.
-func (f *fetcher) add(b *batch, msg kafka.Message) (last bool) {
+// add decodes one record into the batch, or makes it a dead letter. It
+// reports whether the record reached the last of the drain's targets.
+func (f *fetcher) add(b *batch, r *kgo.Record) (last bool) {
 	s := f.p.s
-	ps := f.partition(msg.Topic, msg.Partition)
-	if ps.target > 0 && msg.Offset+1 >= ps.target {
+	ps := f.partition(r.Topic, int(r.Partition))
+	if ps.target > 0 && r.Offset+1 >= ps.target {
 		ps.target = 0
 		f.unfetched--
 		last = f.unfetched == 0
@@ -208,22 +226,22 @@ func (f *fetcher) add(b *batch, msg kafka.Message) (last bool) {
 	s.stats.records.Add(1)
 	if ps.batch != b || ps.seq != b.seq {
 		ps.batch, ps.seq, ps.idx = b, b.seq, len(b.commits)
-		b.commits = append(b.commits, kafka.Message{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset})
-	} else if msg.Offset > b.commits[ps.idx].Offset {
-		b.commits[ps.idx].Offset = msg.Offset
+		b.commits = append(b.commits, offset{topic: r.Topic, partition: r.Partition, offset: r.Offset})
+	} else if r.Offset > b.commits[ps.idx].offset {
+		b.commits[ps.idx].offset = r.Offset
 	}
 	b.records++
-	b.bytes += len(msg.Value)
-	rec, err := f.dec.Decode(msg.Value)
+	b.bytes += len(r.Value)
+	rec, err := f.dec.Decode(r.Value)
 	if err == nil {
 		if t := rec.Type(); t != ps.wantType {
-			s.m.wrongTopic.WithLabelValues(msg.Topic, t).Inc()
+			s.m.wrongTopic.WithLabelValues(r.Topic, t).Inc()
 		}
 		err = b.add(rec)
 	}
 	if err != nil {
-		s.log.Warn("dead-lettering a record", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
-		b.deadLetters = append(b.deadLetters, deadLetterFor(msg, err))
+		s.log.Warn("dead-lettering a record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
+		b.deadLetters = append(b.deadLetters, deadLetterFor(r, err))
 	}
 	return last
 }

@@ -47,10 +47,10 @@ func (p *pipeline) flush(ctx context.Context, b *batch) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.CommitTimeout)
 	defer cancel()
-	if err := p.reader.CommitMessages(cctx, b.commits...); err != nil {
-		// Typically a rebalance ("io: read/write on closed pipe"): the new
-		// owner re-reads from the last commit, and the tables' keys absorb
-		// the repeats.
+	if err := p.consumer.commit(cctx, b.commits); err != nil {
+		// Typically a rebalance (ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS):
+		// the new owner re-reads from the last commit, and the tables' keys
+		// absorb the repeats.
 		s.m.commitErrors.Inc()
 		s.log.Warn("offset commit failed; the batch will be delivered again and deduplicated", "records", b.records, "err", err)
 	}

@@ -20,9 +20,10 @@ const batches = 2
 // committed offsets reach the end offsets seen at start.
 type pipeline struct {
 	s *Sink
-	// reader is replaced only by the fetch loop, and only once every batch
-	// is back (waitFlushed), so the flush loop never commits on a stale one.
-	reader *kafka.Reader
+	// consumer is replaced only by the fetch loop, and only once every
+	// batch is back (waitFlushed), so the flush loop never commits on a
+	// stale one.
+	consumer *consumer
 
 	free   chan *batch // flushed batches back to the fetch loop
 	full   chan *batch // batches to flush
@@ -63,10 +64,14 @@ func (s *Sink) runPipeline(ctx context.Context, client *kafka.Client, topics []s
 	stop := context.AfterFunc(stopSig, func() { time.AfterFunc(s.cfg.ShutdownTimeout, cancelWork) })
 	defer stop()
 
-	p := &pipeline{s: s, reader: s.newReader(topics, w != nil), cancel: cancelFetch,
+	c, err := s.newConsumer(topics, w != nil)
+	if err != nil {
+		return err
+	}
+	p := &pipeline{s: s, consumer: c, cancel: cancelFetch,
 		free: make(chan *batch, batches), full: make(chan *batch), committed: make(chan struct{}, 1),
 		failed: make(chan struct{})}
-	defer func() { s.closeReader(p.reader) }()
+	defer func() { p.consumer.close() }()
 	for range batches {
 		p.free <- &batch{}
 	}
@@ -95,7 +100,7 @@ func (s *Sink) runPipeline(ctx context.Context, client *kafka.Client, topics []s
 			s.drainFrom(fetchCtx, client, topics, drainAt, p.committed, cancelFetch)
 		}()
 	}
-	err := f.loop(fetchCtx)
+	err = f.loop(fetchCtx)
 	cancelFetch() // ends the watchers whatever ended the loop
 	close(p.full)
 	<-flushed

@@ -34,8 +34,9 @@ type Dependencies struct {
 	Registerer prometheus.Registerer
 }
 
-// drainMaxWait bounds FetchMaxWait for Drain: a drain ends by closing the
-// reader, which waits for the partitions' pending fetches.
+// drainMaxWait bounds FetchMaxWait for Drain: a fetch of a partition at
+// its end waits that long at the broker, holding one of the client's
+// fetch slots (maxBufferedFetches) from partitions that have records.
 const drainMaxWait = 100 * time.Millisecond
 
 // Sink moves records from the topics to ClickHouse. Use it for one Run or
@@ -47,7 +48,6 @@ type Sink struct {
 	log       *slog.Logger
 	m         *metrics
 	transport *kafka.Transport
-	dialer    *kafka.Dialer
 	dlq       *kafka.Writer
 	topicType map[string]string // topic → the record type it should carry
 	used      atomic.Bool
@@ -80,10 +80,6 @@ func New(cfg Config, deps Dependencies) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	dialer, err := cfg.Kafka.Dialer()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
-	}
 	m, err := newMetrics(deps.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("sink: register metrics: %w", err)
@@ -94,7 +90,7 @@ func New(cfg Config, deps Dependencies) (*Sink, error) {
 	}
 	return &Sink{
 		cfg: cfg, budget: newBudget(cfg.MemoryBudget), ch: deps.ClickHouse, log: log.With("component", "sink"), m: m,
-		transport: transport, dialer: dialer, dlq: newDLQWriter(cfg, transport),
+		transport: transport, dlq: newDLQWriter(cfg, transport),
 		topicType: map[string]string{
 			cfg.Topics.AuditEvents: schema.TypeAuditEvent,
 			cfg.Topics.Tokens:      schema.TypeToken,
@@ -187,43 +183,4 @@ func (s *Sink) run(ctx context.Context, once bool, drainAt <-chan struct{}) erro
 		"batch_rows", s.cfg.BatchRows, "batch_bytes", s.budget.batchBytes, "batch_age", s.cfg.BatchAge,
 		"memory_budget_mib", s.cfg.MemoryBudget>>20, "go_memory_limit_mib", debug.SetMemoryLimit(-1)>>20, "drain", once)
 	return s.runPipeline(ctx, client, topics, w, drainAt)
-}
-
-// newReader returns a consumer-group reader of topics, committing only
-// explicitly.
-func (s *Sink) newReader(topics []string, once bool) *kafka.Reader {
-	maxWait := s.cfg.FetchMaxWait
-	if once {
-		maxWait = min(maxWait, drainMaxWait)
-	}
-	return kafka.NewReader(kafka.ReaderConfig{
-		Brokers:               s.cfg.Kafka.Brokers,
-		GroupID:               s.cfg.Group,
-		GroupTopics:           topics,
-		Dialer:                s.dialer,
-		QueueCapacity:         s.budget.queue,
-		MinBytes:              1,
-		MaxBytes:              s.budget.fetchMaxBytes,
-		MaxWait:               maxWait,
-		CommitInterval:        0, // commit explicitly, after the inserts
-		StartOffset:           kafka.FirstOffset,
-		HeartbeatInterval:     s.cfg.HeartbeatInterval,
-		SessionTimeout:        s.cfg.SessionTimeout,
-		RebalanceTimeout:      s.cfg.RebalanceTimeout,
-		JoinGroupBackoff:      s.cfg.HeartbeatInterval,
-		WatchPartitionChanges: true,
-		Logger: kafka.LoggerFunc(func(f string, a ...any) {
-			if s.log.Enabled(context.Background(), slog.LevelDebug) { // kafka-go logs every idle fetch
-				s.log.Debug("kafka: " + fmt.Sprintf(f, a...))
-			}
-		}),
-		ErrorLogger: kafkaconn.SummaryLogger(s.log, time.Minute),
-	})
-}
-
-// closeReader closes r, which leaves the group.
-func (s *Sink) closeReader(r *kafka.Reader) {
-	if err := r.Close(); err != nil {
-		s.log.Debug("closing the Kafka reader", "err", err)
-	}
 }

@@ -23,6 +23,7 @@ func TestSink(t *testing.T) {
 	t.Run("DrainWithAnotherMember", testDrainWithAnotherMember)
 	t.Run("DrainWithDeadJoiningMember", testDrainWithDeadJoiningMember)
 	t.Run("BatchSentInBlocks", testBatchSentInBlocks)
+	t.Run("SharesGroupWithKafkaGoMember", testSharesGroupWithKafkaGoMember)
 	t.Run("ClickHouseOutage", testClickHouseOutage) // last: restarts the server
 }
 

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tokentrail/tokentrail/schema"
 )
@@ -72,8 +72,8 @@ func TestRetryable(t *testing.T) {
 }
 
 func TestDeadLetterHeaders(t *testing.T) {
-	src := kafka.Message{Topic: "installation_tokens.tokens", Partition: 2, Offset: 41, Key: []byte("k"), Value: []byte("{"),
-		Headers: []kafka.Header{{Key: "record_type", Value: []byte("token")}, {Key: schema.HeaderDLQError, Value: []byte("old")}}}
+	src := &kgo.Record{Topic: "installation_tokens.tokens", Partition: 2, Offset: 41, Key: []byte("k"), Value: []byte("{"),
+		Headers: []kgo.RecordHeader{{Key: "record_type", Value: []byte("token")}, {Key: schema.HeaderDLQError, Value: []byte("old")}}}
 	_, err := schema.Decode(src.Value)
 	d := deadLetterFor(src, err)
 	got := map[string]string{}
@@ -112,10 +112,10 @@ func TestBudgetSizes(t *testing.T) {
 		total int64
 		want  budget
 	}{
-		{256 << 20, budget{batchBytes: (256 << 20) / 10, blockBytes: (256 << 20) / 80, queue: 1000, fetchMaxBytes: 4 << 20}},
-		{64 << 20, budget{batchBytes: (64 << 20) / 10, blockBytes: (64 << 20) / 80, queue: 256, fetchMaxBytes: 1 << 20}},
-		{minMemoryBudget, budget{batchBytes: minMemoryBudget / 10, blockBytes: minMemoryBudget / 80, queue: 64, fetchMaxBytes: 1 << 20}},
-		{4 << 30, budget{batchBytes: (4 << 30) / 10, blockBytes: (4 << 30) / 80, queue: 1000, fetchMaxBytes: 16 << 20}},
+		{256 << 20, budget{batchBytes: (256 << 20) / 10, blockBytes: (256 << 20) / 80, fetchBytes: 8 << 20}},
+		{64 << 20, budget{batchBytes: (64 << 20) / 10, blockBytes: (64 << 20) / 80, fetchBytes: 2 << 20}},
+		{minMemoryBudget, budget{batchBytes: minMemoryBudget / 10, blockBytes: minMemoryBudget / 80, fetchBytes: 512 << 10}},
+		{4 << 30, budget{batchBytes: (4 << 30) / 10, blockBytes: (4 << 30) / 80, fetchBytes: 64 << 20}},
 	} {
 		if got := newBudget(tc.total); got != tc.want {
 			t.Errorf("newBudget(%d MiB) = %+v, want %+v", tc.total>>20, got, tc.want)
