@@ -186,15 +186,23 @@ func (z *fetchSizer) OnFetchBatchRead(_ kgo.BrokerMetadata, _ string, _ int32, m
 
 // adjust sets the request size from the ratio seen so far.
 func (z *fetchSizer) adjust(cl *kgo.Client) {
-	wire, decoded := z.wire.Load(), z.decoded.Load()
-	if wire == 0 || decoded == 0 {
-		return
-	}
-	size := int32(min(max(z.target*wire/decoded, minFetchBytes), z.target))
-	// Only changes of more than an eighth: a request size is not worth
-	// an atomic store per poll.
-	if d := size - z.current; d > z.current/8 || -d > z.current/8 {
-		z.current = size
+	if size, changed := z.next(); changed {
 		cl.UpdateFetchMaxBytes(size, size)
 	}
+}
+
+// next is the request size for the ratio seen so far, and whether it
+// differs from the current one by more than an eighth (a request size is
+// not worth an atomic store per poll).
+func (z *fetchSizer) next() (int32, bool) {
+	wire, decoded := z.wire.Load(), z.decoded.Load()
+	if wire == 0 || decoded == 0 {
+		return z.current, false
+	}
+	size := int32(min(max(z.target*wire/decoded, minFetchBytes), z.target))
+	if d := size - z.current; d <= z.current/8 && -d <= z.current/8 {
+		return z.current, false
+	}
+	z.current = size
+	return size, true
 }

@@ -143,3 +143,41 @@ func TestSoftLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestFetchSizer(t *testing.T) {
+	z := newFetchSizer(newBudget(256 << 20)) // fetches decoding to 8 MiB
+	if got := z.initial(); got != 256<<10 {
+		t.Fatalf("initial = %d, want 256 KiB (8 MiB at 32:1)", got)
+	}
+	if _, changed := z.next(); changed {
+		t.Fatal("changed before any batch was read")
+	}
+	batch := func(records, wire, decoded int) {
+		z.OnFetchBatchRead(kgo.BrokerMetadata{}, "t", 0, kgo.FetchBatchMetrics{NumRecords: records, CompressedBytes: wire, UncompressedBytes: decoded})
+	}
+	// zstd JSON, 30:1 on the wire (plus franz-go's per-record overhead).
+	batch(1000, 11_000, 330_000)
+	size, changed := z.next()
+	if want := int32(int64(8<<20) * 11_000 / (330_000 + 1000*recordOverhead)); !changed || size != want {
+		t.Fatalf("compressed: next = %d, %v; want %d, true", size, changed, want)
+	}
+	if _, changed := z.next(); changed {
+		t.Fatal("changed again without new batches")
+	}
+	// The topic turns uncompressed (another producer): requests grow to
+	// what decodes to 8 MiB, no more.
+	for range 1000 {
+		batch(1000, 330_000, 330_000)
+	}
+	size, _ = z.next()
+	if decodedPerWire := float64(330_000+1000*recordOverhead) / 330_000; float64(size)*decodedPerWire > 8<<20*1.05 || size < 4<<20 {
+		t.Fatalf("uncompressed: next = %d, want about 8 MiB / %.2f", size, decodedPerWire)
+	}
+	// Never below the floor, never above the target.
+	z2 := newFetchSizer(newBudget(minMemoryBudget))
+	z2.initial()
+	z2.OnFetchBatchRead(kgo.BrokerMetadata{}, "t", 0, kgo.FetchBatchMetrics{NumRecords: 1, CompressedBytes: 1, UncompressedBytes: 1 << 20})
+	if size, _ := z2.next(); size != minFetchBytes {
+		t.Fatalf("100,000:1 = %d, want the floor %d", size, minFetchBytes)
+	}
+}
