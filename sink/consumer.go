@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -24,8 +27,9 @@ import (
 // records, about 40% of the sink's CPU; franz-go hands over whole fetches,
 // with values pointing into the fetched (or decompressed) buffers.
 type consumer struct {
-	cl    *kgo.Client
-	sizer *fetchSizer
+	cl        *kgo.Client
+	sizer     *fetchSizer
+	closeOnce sync.Once
 }
 
 // offset is a partition's last record to commit.
@@ -65,7 +69,7 @@ func (s *Sink) newConsumer(topics []string, once bool) (*consumer, error) {
 		kgo.MaxConcurrentFetches(maxBufferedFetches),
 		// New partitions join the assignment within this long.
 		kgo.MetadataMaxAge(10*time.Second),
-		kgo.WithHooks(sizer),
+		kgo.WithHooks(sizer, connectHook{failed: s.m.retries.WithLabelValues("fetch")}),
 		kgo.WithLogger(kafkaconn.ClientLogger(s.log, time.Minute)),
 	)
 	cl, err := kgo.NewClient(opts...)
@@ -73,6 +77,18 @@ func (s *Sink) newConsumer(topics []string, once bool) (*consumer, error) {
 		return nil, fmt.Errorf("sink: Kafka client for group %s: %w", s.cfg.Group, err)
 	}
 	return &consumer{cl: cl, sizer: sizer}, nil
+}
+
+// connectHook counts failed connections to the brokers: franz-go retries
+// fetches itself, reconnecting with backoff, and does not return those
+// errors from a poll.
+type connectHook struct{ failed prometheus.Counter }
+
+// OnBrokerConnect implements kgo.HookBrokerConnect.
+func (h connectHook) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	if err != nil {
+		h.failed.Inc()
+	}
 }
 
 // errClosed: the consumer was closed while polling.
@@ -136,8 +152,8 @@ func (c *consumer) commit(ctx context.Context, offs []offset) error {
 	return err
 }
 
-// close leaves the group.
-func (c *consumer) close() { c.cl.Close() }
+// close leaves the group; later calls do nothing.
+func (c *consumer) close() { c.closeOnce.Do(c.cl.Close) }
 
 // maxBufferedFetches is how many fetch responses the client may hold,
 // decoded, besides the records the fetch loop is working through: one

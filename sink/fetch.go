@@ -108,8 +108,11 @@ func (f *fetcher) loop(ctx context.Context) error {
 				if !due && cur.records > seen {
 					continue // records still arrive
 				}
-				if cur, err = p.handOff(cur); err != nil || f.maybeRejoin() != nil {
+				if cur, err = p.handOff(cur); err != nil {
 					return nil // the flush error is the run's
+				}
+				if err := f.maybeRejoin(); err != nil {
+					return err
 				}
 				continue
 			case errors.Is(err, errClosed):
@@ -129,8 +132,11 @@ func (f *fetcher) loop(ctx context.Context) error {
 			continue
 		}
 		wait.reset()
-		if cur, err = p.handOff(cur); err != nil || f.maybeRejoin() != nil {
+		if cur, err = p.handOff(cur); err != nil {
 			return nil
+		}
+		if err := f.maybeRejoin(); err != nil {
+			return err
 		}
 	}
 }
@@ -175,7 +181,8 @@ func final(ctx context.Context, err error) bool {
 // maybeRejoin replaces the consumer by a new member of the group when the
 // drain watcher asked for it, once the batches in flight are flushed and
 // committed by the old one. It runs after a hand-off, when the fetch loop
-// holds an empty batch.
+// holds an empty batch. Its error is a failed flush (also the run's) or a
+// consumer that could not be made.
 func (f *fetcher) maybeRejoin() error {
 	select {
 	case <-f.rejoin:
