@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,7 @@ import (
 type consumer struct {
 	cl        *kgo.Client
 	sizer     *fetchSizer
+	log       *slog.Logger
 	closeOnce sync.Once
 }
 
@@ -76,7 +78,7 @@ func (s *Sink) newConsumer(topics []string, once bool) (*consumer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sink: Kafka client for group %s: %w", s.cfg.Group, err)
 	}
-	return &consumer{cl: cl, sizer: sizer}, nil
+	return &consumer{cl: cl, sizer: sizer, log: s.log}, nil
 }
 
 // connectHook counts failed connections to the brokers: franz-go retries
@@ -95,31 +97,40 @@ func (h connectHook) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ ne
 var errClosed = errors.New("sink: Kafka consumer closed")
 
 // poll appends to dst every record fetched so far, waiting until there is
-// one or ctx is done (then it returns ctx's error). Fetch errors that came
-// without records are returned joined; franz-go retries the fetches
-// itself, so they are worth a log line and a pause, not a stop.
+// one or ctx is done (then it returns ctx's error). Records are never
+// dropped: a poll that brought any returns them without error, and logs
+// the errors of other partitions. Fetch errors that came without records
+// are returned joined; franz-go retries the fetches itself, so they are
+// worth a log line and a pause, not a stop.
 func (c *consumer) poll(ctx context.Context, dst []*kgo.Record) ([]*kgo.Record, error) {
 	fs := c.cl.PollFetches(ctx)
+	n := len(dst)
+	fs.EachRecord(func(r *kgo.Record) { dst = append(dst, r) })
+	c.sizer.adjust(c.cl)
+	var closed, done bool
 	var errs []error
 	for _, fe := range fs.Errors() {
 		switch {
 		case errors.Is(fe.Err, kgo.ErrClientClosed):
-			return dst, errClosed
-		case errors.Is(fe.Err, context.Canceled), errors.Is(fe.Err, context.DeadlineExceeded):
-			if ctx.Err() != nil {
-				return dst, ctx.Err()
-			}
+			closed = true
+		case (errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, context.DeadlineExceeded)) && ctx.Err() != nil:
+			done = true
 		default:
 			errs = append(errs, fmt.Errorf("%s/%d: %w", fe.Topic, fe.Partition, fe.Err))
 		}
 	}
-	n := len(dst)
-	fs.EachRecord(func(r *kgo.Record) { dst = append(dst, r) })
-	c.sizer.adjust(c.cl)
-	if len(dst) == n && len(errs) > 0 {
-		return dst, errors.Join(errs...)
+	switch {
+	case len(dst) > n:
+		if len(errs) > 0 {
+			c.log.Warn("fetching from Kafka failed for some partitions", "err", errors.Join(errs...))
+		}
+		return dst, nil
+	case closed:
+		return dst, errClosed
+	case done:
+		return dst, ctx.Err()
 	}
-	return dst, nil
+	return dst, errors.Join(errs...)
 }
 
 // commit commits the offsets after each partition's last record. A
