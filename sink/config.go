@@ -28,16 +28,15 @@ type Config struct {
 
 	// MemoryBudget is the memory, in bytes, the sink sizes its buffers
 	// from: the bytes a batch may hold before it flushes (a batch also
-	// flushes on BatchRows and BatchAge), the reader's queue and fetch
-	// size (see budget.go for the rule). It is not a hard limit: set the
+	// flushes on BatchRows and BatchAge) and the Kafka client's fetch
+	// sizes (see budget.go for the rule). It is not a hard limit: set the
 	// Go runtime's soft limit with SetMemoryLimit. Default 256 MiB; at
 	// least 16 MiB.
 	MemoryBudget int64
 
-	// FetchMaxWait is how long the client waits for a fetch when no data
-	// is ready (the broker is asked for 3/4 of it); default 1s. Closing the
-	// reader waits for pending fetches, so it takes up to this long; Drain,
-	// which closes it as soon as it is done, uses at most drainMaxWait.
+	// FetchMaxWait is how long the broker holds a fetch when no data is
+	// ready; default 1s. Drain uses at most drainMaxWait: a fetch waiting
+	// at the end of a partition holds one of the client's few fetch slots.
 	FetchMaxWait time.Duration
 
 	// SessionTimeout, HeartbeatInterval and RebalanceTimeout are the group
