@@ -22,13 +22,12 @@ const minMemoryBudget = 16 << 20
 //     copies a block into column buffers of its own (reused from block to
 //     block) and encodes it, so an insert adds about 4 × B/80 (buffers
 //     grow by doubling) instead of a copy of the whole batch;
-//   - a fetch asks the brokers for what decodes to about B/32 bytes (at
-//     most 64 MiB)
-//     (fetchSizer: the request shrinks by the compression ratio seen), and
-//     the Kafka client holds at most maxBufferedFetches of them besides
-//     the one the fetch loop works through: 3 × B/32. A broker returns at
-//     least one whole record batch however large (Kafka's
-//     message.max.bytes, 1 MiB by default, caps it);
+//   - a round of fetches, one per broker, asks for what decodes to about
+//     B/32 bytes (at most 64 MiB) in all (fetchSizer: each request shrinks
+//     by the number of brokers and the compression ratio seen); the fetch
+//     loop works through one round while the client holds the next: 2 ×
+//     B/32. A broker returns at least one whole record batch however large
+//     (Kafka's message.max.bytes, 1 MiB by default, caps it);
 //   - the rest is headroom for garbage not collected yet: the runtime's
 //     soft limit (SetMemoryLimit) makes the collector keep it there.
 type budget struct {

@@ -34,9 +34,8 @@ type Config struct {
 	// least 16 MiB.
 	MemoryBudget int64
 
-	// FetchMaxWait is how long the broker holds a fetch when no data is
-	// ready; default 1s. Drain uses at most drainMaxWait: a fetch waiting
-	// at the end of a partition holds one of the client's few fetch slots.
+	// FetchMaxWait is how long a broker holds a fetch when no data is
+	// ready; default 1s.
 	FetchMaxWait time.Duration
 
 	// SessionTimeout, HeartbeatInterval and RebalanceTimeout are the group

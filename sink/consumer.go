@@ -44,11 +44,7 @@ type offset struct {
 // newConsumer joins the group for topics. Nothing is committed but what
 // commit is given; a partition the group never committed starts at its
 // first offset.
-func (s *Sink) newConsumer(topics []string, once bool) (*consumer, error) {
-	maxWait := s.cfg.FetchMaxWait
-	if once {
-		maxWait = min(maxWait, drainMaxWait)
-	}
+func (s *Sink) newConsumer(topics []string) (*consumer, error) {
 	opts, err := s.cfg.Kafka.ClientOpts()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
@@ -65,10 +61,9 @@ func (s *Sink) newConsumer(topics []string, once bool) (*consumer, error) {
 		kgo.SessionTimeout(s.cfg.SessionTimeout),
 		kgo.HeartbeatInterval(s.cfg.HeartbeatInterval),
 		kgo.RebalanceTimeout(s.cfg.RebalanceTimeout),
-		kgo.FetchMaxWait(maxWait),
-		kgo.FetchMaxBytes(sizer.initial()),
-		kgo.FetchMaxPartitionBytes(sizer.initial()),
-		kgo.MaxConcurrentFetches(maxBufferedFetches),
+		kgo.FetchMaxWait(s.cfg.FetchMaxWait),
+		kgo.FetchMaxBytes(sizer.initial(len(s.cfg.Kafka.Brokers))),
+		kgo.FetchMaxPartitionBytes(sizer.current),
 		// New partitions join the assignment within this long.
 		kgo.MetadataMaxAge(10*time.Second),
 		kgo.WithHooks(sizer, connectHook{failed: s.m.retries.WithLabelValues("fetch")}),
@@ -166,19 +161,23 @@ func (c *consumer) commit(ctx context.Context, offs []offset) error {
 // close leaves the group; later calls do nothing.
 func (c *consumer) close() { c.closeOnce.Do(c.cl.Close) }
 
-// maxBufferedFetches is how many fetch responses the client may hold,
-// decoded, besides the records the fetch loop is working through: one
-// keeps the next fetch in flight while the loop decodes, two lets two
-// brokers answer at once.
-const maxBufferedFetches = 2
-
-// fetchSizer sizes fetch requests so that a fetch decodes to about
-// budget.fetchBytes whatever the producer's compression: the brokers cap a
-// fetch by its bytes on the wire, and franz-go decompresses a whole fetch
-// when it arrives (a zstd batch of JSON records is 10–30 times smaller
-// than its records). It watches the batches read (a kgo hook) and, after
-// each poll, asks for fetchBytes divided by the ratio seen so far. A batch
-// larger than the request is still fetched whole, as Kafka requires.
+// fetchSizer sizes fetch requests so that one round of fetches, one per
+// broker, decodes to about budget.fetchBytes whatever the producer's
+// compression and however many brokers there are: the brokers cap a fetch
+// by its bytes on the wire, and franz-go decompresses a whole fetch when
+// it arrives (a zstd batch of JSON records is 10–30 times smaller than its
+// records). It watches the batches read (a kgo hook) and, after each poll,
+// asks each broker for fetchBytes divided by the number of brokers and by
+// the ratio seen so far. A batch larger than the request is still fetched
+// whole, as Kafka requires.
+//
+// franz-go keeps one fetch per broker in flight or buffered until polled,
+// and a poll takes them all, so the records fetched are the round the
+// fetch loop works through plus the next one: 2 × fetchBytes. (Capping the
+// fetches in flight instead, with MaxConcurrentFetches, would let brokers
+// that lead only idle partitions hold the slots for FetchMaxWait while
+// another has records: TestSink/DrainFromThreeBrokers took 1.1 s with two
+// slots, 0.13 s without.)
 type fetchSizer struct {
 	target        int64
 	wire, decoded atomic.Int64 // bytes of the batches read, on the wire and decoded
@@ -193,12 +192,12 @@ func newFetchSizer(b budget) *fetchSizer {
 	return &fetchSizer{target: int64(b.fetchBytes)}
 }
 
-// initial is the first request's size: fetchBytes assuming 32-fold
-// compression until batches are seen, so a first fetch of compressed
-// records decodes to about fetchBytes, and one of uncompressed records
-// is smaller.
-func (z *fetchSizer) initial() int32 {
-	z.current = int32(max(z.target/32, minFetchBytes))
+// initial is the first request's size, for the seed brokers' count:
+// fetchBytes assuming 32-fold compression until batches are seen, so a
+// first round of compressed records decodes to about fetchBytes, and one
+// of uncompressed records is smaller.
+func (z *fetchSizer) initial(brokers int) int32 {
+	z.current = int32(max(z.target/32/int64(max(brokers, 1)), minFetchBytes))
 	return z.current
 }
 
@@ -211,22 +210,24 @@ func (z *fetchSizer) OnFetchBatchRead(_ kgo.BrokerMetadata, _ string, _ int32, m
 	z.decoded.Add(int64(m.UncompressedBytes + m.NumRecords*recordOverhead))
 }
 
-// adjust sets the request size from the ratio seen so far.
+// adjust sets the request size from the ratio seen so far and the brokers
+// the client knows.
 func (z *fetchSizer) adjust(cl *kgo.Client) {
-	if size, changed := z.next(); changed {
+	if size, changed := z.next(len(cl.DiscoveredBrokers())); changed {
 		cl.UpdateFetchMaxBytes(size, size)
 	}
 }
 
-// next is the request size for the ratio seen so far, and whether it
-// differs from the current one by more than an eighth (a request size is
-// not worth an atomic store per poll).
-func (z *fetchSizer) next() (int32, bool) {
+// next is the request size for the ratio seen so far and a number of
+// brokers, and whether it differs from the current one by more than an
+// eighth (a request size is not worth an atomic store per poll).
+func (z *fetchSizer) next(brokers int) (int32, bool) {
 	wire, decoded := z.wire.Load(), z.decoded.Load()
 	if wire == 0 || decoded == 0 {
 		return z.current, false
 	}
-	size := int32(min(max(z.target*wire/decoded, minFetchBytes), z.target))
+	perBroker := z.target / int64(max(brokers, 1))
+	size := int32(min(max(perBroker*wire/decoded, minFetchBytes), perBroker))
 	if d := size - z.current; d <= z.current/8 && -d <= z.current/8 {
 		return z.current, false
 	}

@@ -10,11 +10,11 @@
 // Config.BatchRows records, or 1/10 of Config.MemoryBudget in record bytes,
 // or is Config.BatchAge old. Only two batches exist, so when ClickHouse is
 // slow or down the fetch loop waits for a free batch, stops polling, the
-// Kafka client's few buffered fetches fill and fetching stops: memory stays
-// bounded by the budget
-// whatever the producer's batching, compression and record sizes (the
-// sizing rule is in budget.go and docs/design.md). SetMemoryLimit sets the
-// Go runtime's soft limit to match, for a process that runs a sink.
+// Kafka client's buffered fetches (one per broker) fill and fetching stops:
+// memory stays bounded by the budget whatever the producer's batching,
+// compression and record sizes (the sizing rule is in budget.go and
+// docs/design.md). SetMemoryLimit sets the Go runtime's soft limit to
+// match, for a process that runs a sink.
 //
 // Delivery is at least once. Offsets are committed only after every insert
 // and dead-letter write of their batch succeeded; retryable ClickHouse and

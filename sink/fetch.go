@@ -196,7 +196,7 @@ func (f *fetcher) maybeRejoin() error {
 	p.consumer.close()
 	clear(f.pending) // fetched by the old member
 	f.pending, f.next = f.pending[:0], 0
-	c, err := p.s.newConsumer(f.topics, true)
+	c, err := p.s.newConsumer(f.topics)
 	if err != nil {
 		return err
 	}

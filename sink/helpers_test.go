@@ -34,7 +34,13 @@ var topics = []string{schema.TopicAuditEvents, schema.TopicTokens, schema.TopicS
 
 func newEnv(t *testing.T, partitions int) *env {
 	t.Helper()
-	_, brokers := kafkatest.Start(t, kafkatest.Options{Topics: topics, Partitions: partitions})
+	return newEnvOn(t, kafkatest.Options{Topics: topics, Partitions: partitions})
+}
+
+// newEnvOn is newEnv on a Kafka cluster of o's shape.
+func newEnvOn(t *testing.T, o kafkatest.Options) *env {
+	t.Helper()
+	_, brokers := kafkatest.Start(t, o)
 	db := server.NewDatabase()
 	if err := server.Conn(t, "").Exec(ctx(t), "CREATE DATABASE "+db); err != nil {
 		t.Fatal(err)

@@ -64,7 +64,7 @@ func (s *Sink) runPipeline(ctx context.Context, client *kafka.Client, topics []s
 	stop := context.AfterFunc(stopSig, func() { time.AfterFunc(s.cfg.ShutdownTimeout, cancelWork) })
 	defer stop()
 
-	c, err := s.newConsumer(topics, w != nil)
+	c, err := s.newConsumer(topics)
 	if err != nil {
 		return err
 	}

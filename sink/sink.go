@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync/atomic"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,11 +32,6 @@ type Dependencies struct {
 	// Registerer receives the metrics; nil = not registered.
 	Registerer prometheus.Registerer
 }
-
-// drainMaxWait bounds FetchMaxWait for Drain: a fetch of a partition at
-// its end waits that long at the broker, holding one of the client's
-// fetch slots (maxBufferedFetches) from partitions that have records.
-const drainMaxWait = 100 * time.Millisecond
 
 // Sink moves records from the topics to ClickHouse. Use it for one Run or
 // Drain.

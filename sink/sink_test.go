@@ -24,6 +24,7 @@ func TestSink(t *testing.T) {
 	t.Run("DrainWithDeadJoiningMember", testDrainWithDeadJoiningMember)
 	t.Run("BatchSentInBlocks", testBatchSentInBlocks)
 	t.Run("SharesGroupWithKafkaGoMember", testSharesGroupWithKafkaGoMember)
+	t.Run("DrainFromThreeBrokers", testDrainFromThreeBrokers)
 	t.Run("ClickHouseOutage", testClickHouseOutage) // last: restarts the server
 }
 

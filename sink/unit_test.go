@@ -146,10 +146,10 @@ func TestSoftLimit(t *testing.T) {
 
 func TestFetchSizer(t *testing.T) {
 	z := newFetchSizer(newBudget(256 << 20)) // fetches decoding to 8 MiB
-	if got := z.initial(); got != 256<<10 {
+	if got := z.initial(1); got != 256<<10 {
 		t.Fatalf("initial = %d, want 256 KiB (8 MiB at 32:1)", got)
 	}
-	if _, changed := z.next(); changed {
+	if _, changed := z.next(1); changed {
 		t.Fatal("changed before any batch was read")
 	}
 	batch := func(records, wire, decoded int) {
@@ -157,11 +157,11 @@ func TestFetchSizer(t *testing.T) {
 	}
 	// zstd JSON, 30:1 on the wire (plus franz-go's per-record overhead).
 	batch(1000, 11_000, 330_000)
-	size, changed := z.next()
+	size, changed := z.next(1)
 	if want := int32(int64(8<<20) * 11_000 / (330_000 + 1000*recordOverhead)); !changed || size != want {
 		t.Fatalf("compressed: next = %d, %v; want %d, true", size, changed, want)
 	}
-	if _, changed := z.next(); changed {
+	if _, changed := z.next(1); changed {
 		t.Fatal("changed again without new batches")
 	}
 	// The topic turns uncompressed (another producer): requests grow to
@@ -169,15 +169,20 @@ func TestFetchSizer(t *testing.T) {
 	for range 1000 {
 		batch(1000, 330_000, 330_000)
 	}
-	size, _ = z.next()
+	size, _ = z.next(1)
 	if decodedPerWire := float64(330_000+1000*recordOverhead) / 330_000; float64(size)*decodedPerWire > 8<<20*1.05 || size < 4<<20 {
 		t.Fatalf("uncompressed: next = %d, want about 8 MiB / %.2f", size, decodedPerWire)
 	}
+	// Four brokers each get a quarter: a round of fetches still decodes
+	// to 8 MiB.
+	if quarter, _ := z.next(4); quarter < size/4-size/32 || quarter > size/4+size/32 {
+		t.Fatalf("4 brokers: next = %d, want about %d", quarter, size/4)
+	}
 	// Never below the floor, never above the target.
 	z2 := newFetchSizer(newBudget(minMemoryBudget))
-	z2.initial()
+	z2.initial(3)
 	z2.OnFetchBatchRead(kgo.BrokerMetadata{}, "t", 0, kgo.FetchBatchMetrics{NumRecords: 1, CompressedBytes: 1, UncompressedBytes: 1 << 20})
-	if size, _ := z2.next(); size != minFetchBytes {
+	if size, _ := z2.next(1); size != minFetchBytes {
 		t.Fatalf("100,000:1 = %d, want the floor %d", size, minFetchBytes)
 	}
 }

@@ -252,7 +252,7 @@ func auditMessageSized(i, size int) kafka.Message {
 
 // bareRead times a consumer-group read of n records with the sink's Kafka
 // client, configured as the sink's consumer is with the default memory
-// budget for uncompressed records (fetches of 8 MiB, two buffered).
+// budget for uncompressed records (fetches of 8 MiB, one per broker).
 func bareRead(b *testing.B, brokers []string, group string, n int) time.Duration {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -260,7 +260,7 @@ func bareRead(b *testing.B, brokers []string, group string, n int) time.Duration
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(schema.TopicAuditEvents, schema.TopicTokens, schema.TopicSettings), kgo.DisableAutoCommit(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.Balancers(kgo.RangeBalancer(), kgo.RoundRobinBalancer()),
-		kgo.FetchMaxBytes(8<<20), kgo.FetchMaxPartitionBytes(8<<20), kgo.MaxConcurrentFetches(2))
+		kgo.FetchMaxBytes(8<<20), kgo.FetchMaxPartitionBytes(8<<20))
 	if err != nil {
 		b.Fatal(err)
 	}
