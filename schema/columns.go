@@ -137,24 +137,23 @@ func defOf[R any]() *def[R] {
 
 func (df *def[R]) newColumns() []column[R] {
 	var cols []column[R]
-	var zero R
 	for _, f := range df.columnOrder() {
 		if !f.stored {
 			continue
 		}
-		switch f.ptr(&zero).(type) {
-		case *string:
+		switch f.kind {
+		case kindString:
 			cols = append(cols, &col[R, string]{get: func(r *R) (string, error) { return *at[string](r, f.off), nil }})
-		case *int:
+		case kindInt:
 			cols = append(cols, &col[R, uint16]{get: func(r *R) (uint16, error) { return uint16(*at[int](r, f.off)), nil }})
-		case *bool:
+		case kindBool:
 			cols = append(cols, &col[R, uint8]{get: func(r *R) (uint8, error) {
 				if *at[bool](r, f.off) {
 					return 1, nil
 				}
 				return 0, nil
 			}})
-		case *time.Time:
+		case kindTime:
 			cols = append(cols, &col[R, time.Time]{get: func(r *R) (time.Time, error) {
 				t := *at[time.Time](r, f.off)
 				if t.IsZero() { // a deleted token seen without a created_timestamp
@@ -162,7 +161,7 @@ func (df *def[R]) newColumns() []column[R] {
 				}
 				return t, checkTime(f.name, t)
 			}})
-		case **time.Time:
+		case kindTimePtr:
 			cols = append(cols, &col[R, *time.Time]{get: func(r *R) (*time.Time, error) {
 				t := *at[*time.Time](r, f.off)
 				if t == nil {
@@ -170,9 +169,9 @@ func (df *def[R]) newColumns() []column[R] {
 				}
 				return t, checkTime(f.name, *t)
 			}})
-		case **int64:
+		case kindInt64Ptr:
 			cols = append(cols, &col[R, *int64]{get: func(r *R) (*int64, error) { return *at[*int64](r, f.off), nil }})
-		case *int64:
+		case kindInt64:
 			cols = append(cols, &col[R, int64]{get: func(r *R) (int64, error) { return *at[int64](r, f.off), nil }})
 		}
 	}

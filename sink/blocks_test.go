@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/tokentrail/tokentrail/schema"
 )
 
@@ -16,11 +14,7 @@ import (
 func testBatchSentInBlocks(t *testing.T) {
 	e := newEnv(t, 1)
 	const n = 10_000
-	var msgs []kafka.Message
-	for i := range n {
-		msgs = append(msgs, auditEvent(tenantOf(i), i, base))
-	}
-	e.produce(schema.TopicAuditEvents, msgs...)
+	e.produce(schema.TopicAuditEvents, auditEvents(0, n)...)
 	cfg := e.config("blocks")
 	cfg.BatchRows = n
 	cfg.MemoryBudget = 16 << 20 // batches of ~840 KB sent in blocks of ~210 KB

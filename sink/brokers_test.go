@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/tokentrail/tokentrail/internal/kafkatest"
 	"github.com/tokentrail/tokentrail/schema"
 )
@@ -18,11 +16,7 @@ import (
 func testDrainFromThreeBrokers(t *testing.T) {
 	e := newEnvOn(t, kafkatest.Options{Brokers: 3, Topics: topics, Partitions: 6})
 	const n = 30000
-	var msgs []kafka.Message
-	for i := range n {
-		msgs = append(msgs, auditEvent(tenantOf(i), i, base))
-	}
-	e.produce(schema.TopicAuditEvents, msgs...)
+	e.produce(schema.TopicAuditEvents, auditEvents(0, n)...)
 	cfg := e.config("three-brokers")
 	cfg.BatchRows = 5000
 	s, _ := e.newSink(cfg)

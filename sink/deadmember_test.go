@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tokentrail/tokentrail/schema"
@@ -25,11 +24,7 @@ import (
 // partitions) is random, so three groups try.
 func testDrainWithDeadJoiningMember(t *testing.T) {
 	e := newEnv(t, 3)
-	var msgs []kafka.Message
-	for i := range 6000 {
-		msgs = append(msgs, auditEvent(tenantOf(i), i, base))
-	}
-	e.produce(schema.TopicAuditEvents, msgs...)
+	e.produce(schema.TopicAuditEvents, auditEvents(0, 6000)...)
 	var wg sync.WaitGroup
 	for g := range 3 {
 		wg.Go(func() {

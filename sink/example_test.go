@@ -39,8 +39,8 @@ func Example() {
 
 // A process whose work is a sink sets the Go runtime's soft memory limit
 // from its budget (or GOMEMLIMIT, or a tighter cgroup limit) before it
-// starts the sink, and restores it when the sink is done. It changes the process's runtime settings, so
-// it is compiled but not run.
+// starts the sink, and restores it when the sink is done. It changes the
+// process's runtime settings, so it is compiled but not run.
 func ExampleSetMemoryLimit() {
 	cfg := sink.DefaultConfiguration()
 	limit, restore := sink.SetMemoryLimit(cfg.MemoryBudget, slog.Default())

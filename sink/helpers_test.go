@@ -166,6 +166,15 @@ func msg(rec schema.Record) kafka.Message {
 		Headers: []kafka.Header{{Key: schema.HeaderRecordType, Value: []byte(rec.Type())}}}
 }
 
+// auditEvents are audit events from to from+n-1, spread over the tenants.
+func auditEvents(from, n int) []kafka.Message {
+	msgs := make([]kafka.Message, 0, n)
+	for i := from; i < from+n; i++ {
+		msgs = append(msgs, auditEvent(tenantOf(i), i, base))
+	}
+	return msgs
+}
+
 func auditEvent(tenant string, i int, collected time.Time) kafka.Message {
 	return msg(&schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, testCID, tenant, collected),
 		ID: fmt.Sprintf("ev-%07d", i), Action: "update_token", Actor: "alice@example.com",

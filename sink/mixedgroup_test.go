@@ -84,11 +84,7 @@ func testSharesGroupWithKafkaGoMember(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	var msgs []kafka.Message
-	for i := range n {
-		msgs = append(msgs, auditEvent(tenantOf(i), i, base))
-	}
-	e.produce(schema.TopicAuditEvents, msgs...)
+	e.produce(schema.TopicAuditEvents, auditEvents(0, n)...)
 	deadline = time.Now().Add(time.Minute)
 	for {
 		inserted := e.count("SELECT count() FROM audit_events FINAL")

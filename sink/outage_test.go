@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/tokentrail/tokentrail/schema"
 )
 
@@ -25,19 +23,12 @@ func testClickHouseOutage(t *testing.T) {
 	go func() { done <- s.Run(c) }()
 
 	const before, during = 5_000, 100_000
-	batch := func(from, n int) []kafka.Message {
-		var msgs []kafka.Message
-		for i := from; i < from+n; i++ {
-			msgs = append(msgs, auditEvent(tenantOf(i), i, base))
-		}
-		return msgs
-	}
-	e.produce(schema.TopicAuditEvents, batch(0, before)...)
+	e.produce(schema.TopicAuditEvents, auditEvents(0, before)...)
 	e.waitCount("SELECT count() FROM audit_events", before, 30*time.Second)
 
 	server.Kill()
 	down := time.Now()
-	e.produce(schema.TopicAuditEvents, batch(before, during)...)
+	e.produce(schema.TopicAuditEvents, auditEvents(before, during)...)
 
 	// Sample while the server is down: records fetched but not committed,
 	// and the heap, against their value at the start of the outage.
@@ -110,11 +101,7 @@ func testRebalanceLosesNothing(t *testing.T) {
 		return m
 	}
 	produce := func(from int) {
-		var msgs []kafka.Message
-		for i := from; i < from+step; i++ {
-			msgs = append(msgs, auditEvent(tenantOf(i), i, base))
-		}
-		e.produce(schema.TopicAuditEvents, msgs...)
+		e.produce(schema.TopicAuditEvents, auditEvents(from, step)...)
 	}
 	a := start()
 	produce(0)

@@ -33,10 +33,8 @@ func TestSink(t *testing.T) {
 func testRedeliveriesAreAbsorbed(t *testing.T) {
 	e := newEnv(t, 3)
 	const nAudit, nTokens, nVersions, nTenants = 5000, 200, 3, 4
-	var audit, tokens, sets []kafka.Message
-	for i := range nAudit {
-		audit = append(audit, auditEvent(tenantOf(i), i, base))
-	}
+	audit := auditEvents(0, nAudit)
+	var tokens, sets []kafka.Message
 	for v := range nVersions {
 		at := base.Add(time.Duration(v) * time.Hour)
 		for i := range nTokens {
@@ -98,11 +96,7 @@ func tenantOf(i int) string { return []string{"cid-a", "cid-b", "cid-c", "cid-d"
 // once the group, not this member alone, has committed the end offsets.
 func testDrainWithAnotherMember(t *testing.T) {
 	e := newEnv(t, 3)
-	var msgs []kafka.Message
-	for i := range 20_000 {
-		msgs = append(msgs, auditEvent(tenantOf(i), i, base))
-	}
-	e.produce(schema.TopicAuditEvents, msgs...)
+	e.produce(schema.TopicAuditEvents, auditEvents(0, 20_000)...)
 	runner, _ := e.newSink(e.config("mixed"))
 	c, cancel := context.WithCancel(context.Background())
 	defer cancel()
