@@ -410,3 +410,69 @@ func selfCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkSinkConsumerClients reads the batch5000 shape (1,000,000
+// records on 3 partitions, uncompressed) in a consumer group with each
+// Kafka client the sink could use, reading only: kafka-go's Reader
+// (FetchMessage, 4 MiB fetches, a queue of 1,000, as the sink used it) and
+// franz-go (bareRead, as the sink uses it now). It is the measurement
+// behind the sink's choice of franz-go. CPU is this process's, the
+// in-process kfake included (the same records served both times); each
+// client runs three times, alternating, and the fastest run counts.
+func BenchmarkSinkConsumerClients(b *testing.B) {
+	n := 1_000_000
+	if s := os.Getenv("TOKENTRAIL_BENCH_RECORDS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(64 << 20)}),
+		kfake.SeedTopics(3, schema.TopicAuditEvents, schema.TopicTokens, schema.TopicSettings))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	produceBatches(b, brokers, n, func(i int) kafka.Message { return auditMessageSized(i, 0) })
+	b.ResetTimer()
+	type best struct{ wall, cpu time.Duration }
+	results := map[string]*best{}
+	for i := range max(b.N, sinkBenchRuns) {
+		for _, client := range []struct {
+			name string
+			read func(*testing.B, []string, string, int) time.Duration
+		}{{"kafka-go", kafkaGoRead}, {"franz-go", bareRead}} {
+			cpu0 := selfCPU()
+			wall := client.read(b, brokers, fmt.Sprintf("clients-%s-%d", client.name, i), n)
+			cpu := selfCPU() - cpu0
+			b.Logf("%s, run %d: %d records in %v, %v CPU (kfake included)", client.name, i+1, n, wall.Round(time.Millisecond), cpu.Round(time.Millisecond))
+			r := results[client.name]
+			if r == nil {
+				r = &best{wall, cpu}
+				results[client.name] = r
+			}
+			r.wall, r.cpu = min(r.wall, wall), min(r.cpu, cpu)
+		}
+	}
+	perMillion := func(d time.Duration) float64 { return d.Seconds() * 1e6 / float64(n) }
+	for name, r := range results {
+		b.ReportMetric(perMillion(r.wall), name+"_s/1M")
+		b.ReportMetric(perMillion(r.cpu), name+"_cpu_s/1M")
+	}
+}
+
+// kafkaGoRead times a consumer-group read of n records with kafka-go's
+// Reader, configured as the sink's was before it moved to franz-go.
+func kafkaGoRead(b *testing.B, brokers []string, group string, n int) time.Duration {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	start := time.Now()
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupID: group,
+		GroupTopics: []string{schema.TopicAuditEvents, schema.TopicTokens, schema.TopicSettings},
+		MinBytes:    1, MaxBytes: 4 << 20, MaxWait: time.Second, QueueCapacity: 1000, StartOffset: kafka.FirstOffset})
+	defer r.Close()
+	for range n {
+		if _, err := r.FetchMessage(ctx); err != nil {
+			b.Fatalf("kafka-go read: %v", err)
+		}
+	}
+	return time.Since(start)
+}
