@@ -85,9 +85,9 @@ func Decode(data []byte) (Record, error) {
 // bytes the Decoder allocates, and records are allocated slabSize at a
 // time: one object for the garbage collector per hundred records or so
 // instead of one per string, and one per slabSize records instead of one
-// each. Neither is reused, so records stay independent of later calls; the
-// price is that a string kept keeps its whole chunk alive, and a record its
-// slab. That suits a caller like the sink, which holds records' strings
+// each. Neither is reused (records are, with Reuse), so records stay
+// independent of later calls; the price is that a string kept keeps its
+// whole chunk alive, and a record its slab. That suits a caller like the sink, which holds records' strings
 // until a batch is flushed and then drops them all; one that keeps a few
 // records of many for long should copy them (strings.Clone for strings).
 //
@@ -99,6 +99,13 @@ func Decode(data []byte) (Record, error) {
 // one (FuzzDecode checks this) and hands anything else, every invalid record
 // included, to encoding/json for the verdict.
 type Decoder struct {
+	// Reuse, when set, makes the fast path return one record per type,
+	// overwritten by the next call of Decode: for a caller that copies
+	// what it keeps of a record before decoding the next, as the sink does
+	// into its column buffers, it saves allocating and collecting the
+	// records. Strings are still copied, so those kept stay valid.
+	Reuse bool
+
 	// shared holds the strings of interned fields by a hash of their
 	// bytes; a string whose entry another took is allocated again.
 	shared *[sharedSize]string
@@ -226,11 +233,16 @@ func (d *Decoder) fast(data []byte) (Record, bool) {
 func (df *def[R]) fast(d *Decoder, data []byte, i int) (Record, bool) {
 	sl := slabOf[R](d, df.id)
 	r := &sl.r[sl.next]
+	if d.Reuse {
+		*r = *new(R) // the record the last call returned
+	}
 	if !df.scan(d, data, i, r) {
 		*r = *new(R) // the next record takes its place
 		return nil, false
 	}
-	sl.next++
+	if !d.Reuse {
+		sl.next++
+	}
 	return any(r).(Record), true
 }
 

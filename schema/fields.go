@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -100,6 +101,9 @@ type def[R any] struct {
 	tables []string         // ClickHouse tables its rows go to
 	byName map[string]int
 	id     int // its index among the definitions, from 0
+
+	layoutOnce sync.Once
+	layout     *layout // Columns' view of the fields (layoutOf)
 }
 
 // defCount counts the record types' definitions.
