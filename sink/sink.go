@@ -57,7 +57,7 @@ type Sink struct {
 
 // Stats are totals since the sink started.
 type Stats struct {
-	Records     int64            // fetched from Kafka
+	Records     int64            // fetched from Kafka (counted per poll and hand-off, not per record)
 	Rows        map[string]int64 // inserted, by table
 	DeadLetters int64            // written to the dead-letter topic
 }
