@@ -180,12 +180,13 @@ func (c *Columns[R]) Append(r *R) error {
 	}
 	p := unsafe.Pointer(r)
 	for _, f := range l.checks {
-		t := at[time.Time](r, f.off)
+		var t *time.Time
 		if f.ptr {
-			if t = *at[*time.Time](r, f.off); t == nil {
-				continue
-			}
-		} else if t.IsZero() { // stored at the epoch, below
+			t = *at[*time.Time](r, f.off)
+		} else if t = at[time.Time](r, f.off); t.IsZero() { // stored at the epoch, below
+			continue
+		}
+		if t == nil {
 			continue
 		}
 		if err := checkTime(f.name, *t); err != nil {
