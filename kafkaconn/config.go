@@ -167,7 +167,7 @@ func (c Config) Transport() (*kafka.Transport, error) {
 	return &kafka.Transport{ClientID: c.clientID(), TLS: t, SASL: m, DialTimeout: c.dialTimeout(), MetadataTTL: 30 * time.Second}, nil
 }
 
-// Dialer returns a kafka-go dialer for Readers.
+// Dialer returns a kafka-go dialer (Ping uses it).
 func (c Config) Dialer() (*kafka.Dialer, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err

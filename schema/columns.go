@@ -3,7 +3,6 @@ package schema
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"time"
 	"unsafe"
@@ -176,15 +175,14 @@ func (c *Columns[R]) Append(r *R) error {
 	if c.n == c.room {
 		// Double: append alone grows a large slice by a quarter, which
 		// allocates five times a full batch's buffers while filling it.
-		c.Grow(max(c.n, 64))
+		c.grow(max(c.n, 64))
 	}
-	p := unsafe.Pointer(r)
 	for _, f := range l.checks {
-		var t *time.Time
+		var t *time.Time // nil: NULL, or a zero time stored at the epoch
 		if f.ptr {
 			t = *at[*time.Time](r, f.off)
-		} else if t = at[time.Time](r, f.off); t.IsZero() { // stored at the epoch, below
-			continue
+		} else if t = at[time.Time](r, f.off); t.IsZero() {
+			t = nil
 		}
 		if t == nil {
 			continue
@@ -194,35 +192,35 @@ func (c *Columns[R]) Append(r *R) error {
 		}
 	}
 	for i, off := range l.strs {
-		c.strs[i] = append(c.strs[i], *(*string)(unsafe.Add(p, off)))
+		c.strs[i] = append(c.strs[i], *at[string](r, off))
 	}
 	for i, off := range l.u16s {
-		c.u16s[i] = append(c.u16s[i], uint16(*(*int)(unsafe.Add(p, off))))
+		c.u16s[i] = append(c.u16s[i], uint16(*at[int](r, off)))
 	}
 	for i, off := range l.u8s {
 		var b uint8
-		if *(*bool)(unsafe.Add(p, off)) {
+		if *at[bool](r, off) {
 			b = 1
 		}
 		c.u8s[i] = append(c.u8s[i], b)
 	}
 	for i, off := range l.times {
-		t := *(*time.Time)(unsafe.Add(p, off))
+		t := *at[time.Time](r, off)
 		if t.IsZero() { // a deleted token seen without a created_timestamp
 			t = epoch
 		}
 		c.times[i] = append(c.times[i], t)
 	}
 	for i, off := range l.tptrs {
-		c.tptrs[i] = append(c.tptrs[i], *(**time.Time)(unsafe.Add(p, off)))
+		c.tptrs[i] = append(c.tptrs[i], *at[*time.Time](r, off))
 	}
 	for i, off := range l.i64ps {
-		c.i64ps[i] = append(c.i64ps[i], *(**int64)(unsafe.Add(p, off)))
+		c.i64ps[i] = append(c.i64ps[i], *at[*int64](r, off))
 	}
 	for i, off := range l.i64s {
-		c.i64s[i] = append(c.i64s[i], *(*int64)(unsafe.Add(p, off)))
+		c.i64s[i] = append(c.i64s[i], *at[int64](r, off))
 	}
-	c.version = append(c.version, uint64((*time.Time)(unsafe.Add(p, l.version)).UnixNano()))
+	c.version = append(c.version, uint64(at[time.Time](r, l.version).UnixNano()))
 	c.n++
 	return nil
 }
@@ -232,49 +230,38 @@ var epoch = time.Unix(0, 0).UTC()
 // Len is the number of rows.
 func (c *Columns[R]) Len() int { return c.n }
 
-// Grow makes room for n more rows, so that appending them does not grow
-// the buffers one doubling at a time (the sink sizes a batch like the one
-// before it).
-func (c *Columns[R]) Grow(n int) {
-	c.init()
-	for i := range c.strs {
-		c.strs[i] = slices.Grow(c.strs[i], n)
-	}
-	for i := range c.u16s {
-		c.u16s[i] = slices.Grow(c.u16s[i], n)
-	}
-	for i := range c.u8s {
-		c.u8s[i] = slices.Grow(c.u8s[i], n)
-	}
-	for i := range c.times {
-		c.times[i] = slices.Grow(c.times[i], n)
-	}
-	for i := range c.tptrs {
-		c.tptrs[i] = slices.Grow(c.tptrs[i], n)
-	}
-	for i := range c.i64ps {
-		c.i64ps[i] = slices.Grow(c.i64ps[i], n)
-	}
-	for i := range c.i64s {
-		c.i64s[i] = slices.Grow(c.i64s[i], n)
-	}
-	c.version = slices.Grow(c.version, n)
-	c.room = cap(c.version)
-	c.room = minCap(c.room, c.strs)
-	c.room = minCap(c.room, c.u16s)
-	c.room = minCap(c.room, c.u8s)
-	c.room = minCap(c.room, c.times)
-	c.room = minCap(c.room, c.tptrs)
-	c.room = minCap(c.room, c.i64ps)
-	c.room = minCap(c.room, c.i64s)
+// grow makes room for n more rows in every buffer.
+func (c *Columns[R]) grow(n int) {
+	c.version = grown(c.version, n)
+	room := cap(c.version)
+	room = growAll(c.strs, n, room)
+	room = growAll(c.u16s, n, room)
+	room = growAll(c.u8s, n, room)
+	room = growAll(c.times, n, room)
+	room = growAll(c.tptrs, n, room)
+	room = growAll(c.i64ps, n, room)
+	c.room = growAll(c.i64s, n, room)
 }
 
-// minCap is the least of room and the buffers' capacities.
-func minCap[V any](room int, bufs [][]V) int {
-	for _, b := range bufs {
-		room = min(room, cap(b))
+// growAll makes room for n more values in each buffer and returns the least
+// of room and their capacities.
+func growAll[V any](bufs [][]V, n, room int) int {
+	for i := range bufs {
+		bufs[i] = grown(bufs[i], n)
+		room = min(room, cap(bufs[i]))
 	}
 	return room
+}
+
+// grown is slices.Grow without its temporary slice, which the compiler
+// leaves out only when it optimizes (not under -race).
+func grown[V any](b []V, n int) []V {
+	if cap(b)-len(b) >= n {
+		return b
+	}
+	out := make([]V, len(b), len(b)+n)
+	copy(out, b)
+	return out
 }
 
 // Values returns one slice per column, as clickhouse-go's batch Column(i).Append takes them.

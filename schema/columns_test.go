@@ -3,7 +3,6 @@ package schema_test
 import (
 	"errors"
 	"reflect"
-	"runtime"
 	"testing"
 	"time"
 
@@ -130,52 +129,5 @@ func TestTokenStateEqual(t *testing.T) {
 		if base.Equal(changed) || changed.Equal(base) {
 			t.Errorf("a change of %s is not seen", v.Type().Field(i).Name)
 		}
-	}
-}
-
-// Filling buffers from empty allocates about twice what they end up
-// holding (doubling), not five times (append's growth by a quarter for
-// large slices): the sink's first batch would otherwise allocate more
-// than all its records' strings.
-func TestColumnsGrowByDoubling(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	ev := &schema.AuditEvent{Envelope: schema.NewEnvelope(schema.TypeAuditEvent, testCID, "t", now), ID: "a", Timestamp: now}
-	const rows = 100_000
-	allocated := func(presize bool) uint64 {
-		var cols schema.Columns[schema.AuditEvent]
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		if presize {
-			cols.Grow(rows)
-		}
-		for range rows {
-			if err := cols.Append(ev); err != nil {
-				t.Fatal(err)
-			}
-		}
-		runtime.ReadMemStats(&after)
-		if cols.Len() != rows {
-			t.Fatalf("%d rows, want %d", cols.Len(), rows)
-		}
-		return after.TotalAlloc - before.TotalAlloc
-	}
-	exact, grown := allocated(true), allocated(false)
-	t.Logf("presized: %d MiB allocated, grown from empty: %d MiB", exact>>20, grown>>20)
-	if grown > 3*exact {
-		t.Errorf("growing from empty allocated %.1f times the presized buffers, want at most 3", float64(grown)/float64(exact))
-	}
-	// Reset keeps the buffers: refilling allocates nothing.
-	var cols schema.Columns[schema.AuditEvent]
-	for range rows {
-		_ = cols.Append(ev)
-	}
-	cols.Reset()
-	if n := testing.AllocsPerRun(1, func() {
-		for range rows {
-			_ = cols.Append(ev)
-		}
-		cols.Reset()
-	}); n != 0 {
-		t.Errorf("refilling after Reset allocated %v times", n)
 	}
 }

@@ -34,23 +34,6 @@ type deadLetter struct {
 	reason string        // metric label
 }
 
-// sizes are a batch's rows per record type.
-type sizes struct{ audit, tokens, settings, coverage int }
-
-func (b *batch) sizes() sizes {
-	return sizes{b.audit.Len(), b.tokens.Len(), b.settings.Len(), b.coverage.Len()}
-}
-
-// grow makes room in an empty batch for the rows of the batch before it:
-// column buffers grown one doubling at a time cost more than the rest of
-// appending (copies, and write barriers while the collector runs).
-func (b *batch) grow(like sizes) {
-	b.audit.Grow(like.audit)
-	b.tokens.Grow(like.tokens)
-	b.settings.Grow(like.settings)
-	b.coverage.Grow(like.coverage)
-}
-
 func (b *batch) reset() {
 	b.audit.Reset()
 	b.tokens.Reset()

@@ -105,7 +105,6 @@ func (f *fetcher) loop(ctx context.Context) error {
 		rec, err := f.fetch(ctx, wait.ctx)
 		if err != nil {
 			wait.reset()
-			f.publish()
 			switch {
 			case ctx.Err() != nil:
 				p.handOffLast(cur)
@@ -155,8 +154,7 @@ func (f *fetcher) loop(ctx context.Context) error {
 func (f *fetcher) fetch(ctx, wait context.Context) (*kgo.Record, error) {
 	for f.next == len(f.pending) {
 		f.publish()
-		clear(f.pending) // let the fetched buffers go
-		f.pending, f.next = f.pending[:0], 0
+		f.dropPending()
 		var err error
 		f.pending, err = f.p.consumer.poll(wait, f.pending)
 		if !final(ctx, err) {
@@ -182,6 +180,12 @@ func (f *fetcher) fetch(ctx, wait context.Context) (*kgo.Record, error) {
 	return r, nil
 }
 
+// dropPending lets the last poll's records, and their fetched buffers, go.
+func (f *fetcher) dropPending() {
+	clear(f.pending)
+	f.pending, f.next = f.pending[:0], 0
+}
+
 // final reports whether a poll error is not Kafka's to retry.
 func final(ctx context.Context, err error) bool {
 	return err == nil || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errClosed)
@@ -203,8 +207,7 @@ func (f *fetcher) maybeRejoin() error {
 		return err
 	}
 	p.consumer.close()
-	clear(f.pending) // fetched by the old member
-	f.pending, f.next = f.pending[:0], 0
+	f.dropPending() // fetched by the old member
 	c, err := p.s.newConsumer(f.topics)
 	if err != nil {
 		return err

@@ -119,13 +119,11 @@ func (p *pipeline) fail(err error) {
 }
 
 // handOff passes a non-empty batch to the flush loop and returns an empty
-// one, with room for as many rows as b held; err is set when a flush
-// failed.
+// one; err is set when a flush failed.
 func (p *pipeline) handOff(b *batch) (*batch, error) {
 	if b.records == 0 {
 		return b, nil
 	}
-	like := b.sizes() // before the flush loop owns b
 	select {
 	case p.full <- b:
 	case <-p.failed:
@@ -133,15 +131,14 @@ func (p *pipeline) handOff(b *batch) (*batch, error) {
 	}
 	if n := len(p.spares); n > 0 {
 		b, p.spares = p.spares[n-1], p.spares[:n-1]
-	} else {
-		select {
-		case b = <-p.free:
-		case <-p.failed:
-			return nil, p.err
-		}
+		return b, nil
 	}
-	b.grow(like)
-	return b, nil
+	select {
+	case b := <-p.free:
+		return b, nil
+	case <-p.failed:
+		return nil, p.err
+	}
 }
 
 // handOffLast passes the last batch on stop; the flush loop writes it
