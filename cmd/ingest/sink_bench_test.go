@@ -46,7 +46,9 @@ import (
 //     no inserting), in this process;
 //   - insert: the same rows inserted by `clickhouse-client --query "INSERT
 //     INTO audit_events (...) FORMAT JSONEachRow"` into an empty, migrated
-//     database: the server's own rate;
+//     database: the server's own rate. The rows are the sink's, every
+//     column it stores, mapped by schema.Columns as the sink maps them;
+//     each run checks that both databases end up with the same rows;
 //   - sink: the whole `ingest sink --once` child process (start, check the
 //     migrations of its empty, migrated database, group join, drain,
 //     commit, exit), its peak RSS (VmHWM) and CPU, and the CPU the server
@@ -86,7 +88,7 @@ func BenchmarkSink(b *testing.B) {
 			sh.produce(b, brokers, n, gen)
 			b.Logf("produced %d records in %v", n, time.Since(start).Round(time.Millisecond))
 			rows := filepath.Join(b.TempDir(), "rows.json")
-			writeJSONEachRow(b, rows, n, gen)
+			insertQuery := writeJSONEachRow(b, rows, n, gen)
 			b.ResetTimer()
 			// Each run measures the two limits and the sink, one after the
 			// other. The metrics are the fastest of each: on a shared machine
@@ -97,7 +99,9 @@ func BenchmarkSink(b *testing.B) {
 			runs := max(b.N, sinkBenchRuns)
 			for i := range runs {
 				read := bareRead(b, brokers, fmt.Sprintf("bench-read-%d", i), n)
-				insert := clientInsert(b, chClient, ch, rows)
+				srv0 := ch.CPU()
+				insert, limitDB := clientInsert(b, chClient, ch, insertQuery, rows)
+				b.Logf("clickhouse-client insert: clickhouse-server %v CPU", (ch.CPU() - srv0).Round(10*time.Millisecond))
 				e.db = migratedDatabase(b, ch)
 				// The other work on the two cores while the sink runs: the
 				// server's inserts and merges, and kfake in this process.
@@ -110,6 +114,7 @@ func BenchmarkSink(b *testing.B) {
 				if got := e.count("SELECT count() FROM audit_events FINAL"); got != uint64(n) {
 					b.Fatalf("the sink inserted %d distinct rows, want %d", got, n)
 				}
+				sameRows(b, ch, limitDB, e.db)
 				b.Logf("%s, %d records, run %d: bare read %v, clickhouse-client insert %v, ingest sink --once %v (%.0f%% of the slower limit), sink max RSS %.0f MiB",
 					sh.name, n, i+1, read.Round(time.Millisecond), insert.Round(time.Millisecond), sink.Round(time.Millisecond),
 					100*max(read, insert).Seconds()/sink.Seconds(), float64(hwm)/(1<<20))
@@ -275,9 +280,10 @@ func bareRead(b *testing.B, brokers []string, group string, n int) time.Duration
 	return time.Since(start)
 }
 
-// clientInsert times clickhouse-client inserting the rows file into a fresh
-// database.
-func clientInsert(b *testing.B, client string, ch *chtest.Server, rows string) time.Duration {
+// clientInsert times clickhouse-client running query (an INSERT ... FORMAT
+// JSONEachRow) with the rows file into a fresh, migrated database, and
+// returns the database.
+func clientInsert(b *testing.B, client string, ch *chtest.Server, query, rows string) (time.Duration, string) {
 	db := migratedDatabase(b, ch)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -287,14 +293,13 @@ func clientInsert(b *testing.B, client string, ch *chtest.Server, rows string) t
 	}
 	defer f.Close()
 	host, port, _ := strings.Cut(ch.Addr, ":")
-	cmd := exec.CommandContext(ctx, client, "--host", host, "--port", port, "--database", db, "--query",
-		"INSERT INTO audit_events (tenant, id, action, actor, description, timestamp, token_id, collected_at, version, schema_version) FORMAT JSONEachRow")
+	cmd := exec.CommandContext(ctx, client, "--host", host, "--port", port, "--database", db, "--query", query)
 	cmd.Stdin = f
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("clickhouse-client: %v\n%s", err, out)
 	}
-	return time.Since(start)
+	return time.Since(start), db
 }
 
 // migratedDatabase creates a database with the tables: both the insert
@@ -374,8 +379,12 @@ func vmHWM(status string) int64 {
 	return 0
 }
 
-// writeJSONEachRow writes the rows the sink derives from gen(0..n).
-func writeJSONEachRow(b *testing.B, path string, n int, gen func(int) kafka.Message) {
+// writeJSONEachRow writes, as JSONEachRow, the rows the sink stores for
+// gen(0..n): decoded and mapped to audit_events' columns by the schema
+// package as the sink does (schema.Decode, schema.Columns), every column
+// included. It returns the INSERT statement for them.
+func writeJSONEachRow(b *testing.B, path string, n int, gen func(int) kafka.Message) string {
+	table := auditEventsTable(b)
 	f, err := os.Create(path)
 	if err != nil {
 		b.Fatal(err)
@@ -383,22 +392,103 @@ func writeJSONEachRow(b *testing.B, path string, n int, gen func(int) kafka.Mess
 	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<20)
 	enc := json.NewEncoder(w)
-	const dt = "2006-01-02 15:04:05"
-	for i := range n {
-		var ev schema.AuditEvent
-		if err := json.Unmarshal(gen(i).Value, &ev); err != nil {
-			b.Fatal(err)
+	row := make(map[string]any, len(table.Columns))
+	var cols schema.Columns[schema.AuditEvent]
+	const chunk = 10_000
+	for lo := 0; lo < n; lo += chunk {
+		cols.Reset()
+		for i := lo; i < min(lo+chunk, n); i++ {
+			rec, err := schema.Decode(gen(i).Value)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ev, ok := rec.(*schema.AuditEvent)
+			if !ok {
+				b.Fatalf("record %d decodes to %T, want an audit event", i, rec)
+			}
+			if err := cols.Append(ev); err != nil {
+				b.Fatal(err)
+			}
 		}
-		if err := enc.Encode(map[string]any{
-			"tenant": ev.Tenant, "id": ev.ID, "action": ev.Action, "actor": ev.Actor, "description": ev.Description,
-			"timestamp": ev.Timestamp.UTC().Format(dt), "token_id": ev.TokenID, "collected_at": ev.CollectedAt.UTC().Format(dt),
-			"version": ev.CollectedAt.UnixNano(), "schema_version": ev.SchemaVersion,
-		}); err != nil {
-			b.Fatal(err)
+		values := cols.Values()
+		for r := range cols.Len() {
+			for c, col := range table.Columns {
+				row[col.Name] = jsonEachRowValue(b, values[c], r)
+			}
+			if err := enc.Encode(row); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 	if err := w.Flush(); err != nil {
 		b.Fatal(err)
+	}
+	return table.InsertQuery() + " FORMAT JSONEachRow"
+}
+
+// jsonEachRowValue is row r of a column buffer from schema.Columns.Values,
+// as JSONEachRow spells it.
+func jsonEachRowValue(b *testing.B, column any, r int) any {
+	const dateTime = "2006-01-02 15:04:05"
+	switch v := column.(type) {
+	case []string:
+		return v[r]
+	case []uint8:
+		return v[r]
+	case []uint16:
+		return v[r]
+	case []uint64:
+		return v[r]
+	case []int64:
+		return v[r]
+	case []*int64:
+		if v[r] == nil {
+			return nil
+		}
+		return *v[r]
+	case []time.Time:
+		return v[r].UTC().Format(dateTime)
+	case []*time.Time:
+		if v[r] == nil {
+			return nil
+		}
+		return v[r].UTC().Format(dateTime)
+	}
+	b.Fatalf("no JSONEachRow spelling for a %T column", column)
+	return nil
+}
+
+func auditEventsTable(b *testing.B) schema.Table {
+	for _, t := range schema.Tables() {
+		if t.Name == "audit_events" {
+			return t
+		}
+	}
+	b.Fatal("schema.Tables has no audit_events")
+	return schema.Table{}
+}
+
+// sameRows fails unless two databases' audit_events hold the same rows,
+// every column compared: the insert limit stored what the sink stored.
+func sameRows(b *testing.B, ch *chtest.Server, db1, db2 string) {
+	table := auditEventsTable(b)
+	names := make([]string, len(table.Columns))
+	for i, c := range table.Columns {
+		names[i] = c.Name
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn := ch.Conn(b, "")
+	var sums [2]struct{ rows, hash uint64 }
+	for i, db := range []string{db1, db2} {
+		q := fmt.Sprintf("SELECT count(), sum(cityHash64(%s)) FROM %s.audit_events FINAL", strings.Join(names, ", "), db)
+		if err := conn.QueryRow(ctx, q).Scan(&sums[i].rows, &sums[i].hash); err != nil {
+			b.Fatalf("%s: %v", q, err)
+		}
+	}
+	if sums[0] != sums[1] {
+		b.Fatalf("the insert limit and the sink stored different rows: %s has %d rows (hash %x), %s has %d (hash %x)",
+			db1, sums[0].rows, sums[0].hash, db2, sums[1].rows, sums[1].hash)
 	}
 }
 
