@@ -148,8 +148,19 @@ func (s *Server) Start() error {
 		filepath.Join(s.Dir, "server.err.log"), s.ping)
 }
 
-// Kill stops the server with SIGKILL (data stays for a later Start).
-func (s *Server) Kill() { s.proc.Kill(s.Addr) }
+// Kill stops the server with SIGKILL (data stays for a later Start). The
+// next Start recovers as an operator does after a crash, with the
+// force_restore_data flag: a replica killed while it fetched a part can
+// hold a part ZooKeeper does not list yet, and 18.16 then refuses to start
+// ("The local set of parts ... doesn't look like the set of parts in
+// ZooKeeper") instead of detaching it.
+func (s *Server) Kill() {
+	s.proc.Kill(s.Addr)
+	flags := filepath.Join(s.Dir, "data", "flags")
+	if err := os.MkdirAll(flags, 0o755); err == nil {
+		_ = os.WriteFile(filepath.Join(flags, "force_restore_data"), nil, 0o644)
+	}
+}
 
 // CPU is the CPU time the server has used since it started.
 func (s *Server) CPU() time.Duration { return s.proc.CPU() }
