@@ -87,8 +87,9 @@ func Decode(data []byte) (Record, error) {
 // instead of one per string, and one per slabSize records instead of one
 // each. Neither is reused (records are, with Reuse), so records stay
 // independent of later calls; the price is that a string kept keeps its
-// whole chunk alive, and a record its slab. That suits a caller like the sink, which holds records' strings
-// until a batch is flushed and then drops them all; one that keeps a few
+// whole chunk alive, and a record its slab. That suits a caller like the
+// sink, which holds records' strings until a batch is flushed and then
+// drops them all; one that keeps a few
 // records of many for long should copy them (strings.Clone for strings).
 //
 // encoding/json (about 8µs a record) is the authority. A Decoder first

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -413,7 +414,7 @@ func writeJSONEachRow(b *testing.B, path string, n int, gen func(int) kafka.Mess
 		values := cols.Values()
 		for r := range cols.Len() {
 			for c, col := range table.Columns {
-				row[col.Name] = jsonEachRowValue(b, values[c], r)
+				row[col.Name] = jsonEachRowValue(values[c], r)
 			}
 			if err := enc.Encode(row); err != nil {
 				b.Fatal(err)
@@ -427,35 +428,19 @@ func writeJSONEachRow(b *testing.B, path string, n int, gen func(int) kafka.Mess
 }
 
 // jsonEachRowValue is row r of a column buffer from schema.Columns.Values,
-// as JSONEachRow spells it.
-func jsonEachRowValue(b *testing.B, column any, r int) any {
-	const dateTime = "2006-01-02 15:04:05"
-	switch v := column.(type) {
-	case []string:
-		return v[r]
-	case []uint8:
-		return v[r]
-	case []uint16:
-		return v[r]
-	case []uint64:
-		return v[r]
-	case []int64:
-		return v[r]
-	case []*int64:
-		if v[r] == nil {
+// as JSONEachRow spells it: NULL for a nil pointer, times as DateTime text.
+func jsonEachRowValue(column any, r int) any {
+	v := reflect.ValueOf(column).Index(r)
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
 			return nil
 		}
-		return *v[r]
-	case []time.Time:
-		return v[r].UTC().Format(dateTime)
-	case []*time.Time:
-		if v[r] == nil {
-			return nil
-		}
-		return v[r].UTC().Format(dateTime)
+		v = v.Elem()
 	}
-	b.Fatalf("no JSONEachRow spelling for a %T column", column)
-	return nil
+	if t, ok := v.Interface().(time.Time); ok {
+		return t.UTC().Format(time.DateTime)
+	}
+	return v.Interface()
 }
 
 func auditEventsTable(b *testing.B) schema.Table {
